@@ -1,0 +1,30 @@
+# Finds every external package. Versions are those of Debian bookworm (see ARCHITECTURE.md 5).
+find_package(Torch REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(Threads REQUIRED)
+
+# CUDA follows the LibTorch that was found.
+if(DPO_WITH_CUDA STREQUAL "AUTO")
+  if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+    set(DPO_CUDA_ENABLED ON)
+  else()
+    set(DPO_CUDA_ENABLED OFF)
+  endif()
+else()
+  set(DPO_CUDA_ENABLED ${DPO_WITH_CUDA})
+endif()
+message(STATUS "dpo: LibTorch ${Torch_VERSION}, CUDA ${DPO_CUDA_ENABLED}")
+
+if(DPO_WITH_GRPC)
+  find_package(Protobuf REQUIRED)
+  find_package(gRPC CONFIG REQUIRED)
+endif()
+if(DPO_WITH_MPI)
+  find_package(MPI REQUIRED COMPONENTS CXX)
+endif()
+if(DPO_WITH_PROMETHEUS)
+  find_package(prometheus-cpp CONFIG REQUIRED)  # no version file: never ask for a version
+endif()
+if(DPO_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

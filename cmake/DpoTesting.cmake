@@ -1,0 +1,19 @@
+# dpo_add_test(NAME name LABEL unit|integration|mpi|gpu SOURCES ... [LIBRARIES ...])
+# One GoogleTest executable per area; each TEST becomes one CTest test carrying the label.
+include(GoogleTest)
+
+function(dpo_add_test)
+  cmake_parse_arguments(ARG "" "NAME;LABEL" "SOURCES;LIBRARIES" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBRARIES} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    DPO_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    DPO_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures"
+    DPO_BINARY_DIR="${CMAKE_BINARY_DIR}/bin")
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests")
+  dpo_set_warnings(${ARG_NAME})
+  dpo_use_torch_pch(${ARG_NAME})
+  gtest_discover_tests(${ARG_NAME}
+    DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS ${ARG_LABEL} ENVIRONMENT "OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
+endfunction()

@@ -1,0 +1,36 @@
+// The DPO loss family's names and options (TRL's names and defaults; LOSSES.md has the math).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dpo {
+
+enum class LossType {
+  kSigmoid, kRobust, kHinge, kIpo, kExoPair, kNcaPair, kBcoPair, kSppoHard, kAot, kAotUnpaired,
+  kApoZero, kApoDown, kDiscopop, kSigmoidNorm, kSft, kSimpo,
+};
+
+std::optional<LossType> ParseLossType(std::string_view name);
+const char* LossTypeName(LossType type);
+// The comma-separated list of every supported name, for error messages.
+std::string SupportedLossTypes();
+// sft and simpo use the policy alone; every other type needs reference log-probs.
+bool NeedsReference(LossType type);
+
+struct LossOptions {
+  std::vector<std::string> loss_type = {"sigmoid"};
+  std::vector<double> loss_weights;  // empty: 1 for every type
+  double beta = 0.1;
+  double label_smoothing = 0.0;  // eps: cDPO for sigmoid, the flip rate for robust, exo_pair's eps
+  double simpo_gamma = 0.5;
+  double discopop_tau = 0.05;
+  double rpo_alpha = 0.0;  // > 0 adds rpo_alpha x the token-mean NLL of the chosen completions
+
+  // Every problem at once, each naming the key, the value and the limit.
+  std::vector<std::string> Validate() const;
+};
+
+}  // namespace dpo

@@ -1,0 +1,27 @@
+// Family dispatch and the generic full-logits path.
+#include "core/model/causal_lm.h"
+
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/model/gpt2_model.h"
+
+namespace dpo {
+
+at::Tensor CausalLm::Logits(const at::Tensor& input_ids) {
+  // (N, T, H) x (V, H)^T -> (N, T, V), in float32 whatever the model's dtype.
+  return torch::matmul(HiddenStates(input_ids), OutputEmbedding().t()).to(torch::kFloat);
+}
+
+std::shared_ptr<CausalLm> CreateCausalLm(const ModelConfig& config, uint64_t seed) {
+  const std::vector<std::string> problems = config.Validate();
+  if (!problems.empty()) {
+    std::string message = "invalid model config:";
+    for (const auto& problem : problems) message += "\n  " + problem;
+    throw InvalidInput(message);
+  }
+  if (config.model_type == "gpt2") return CreateGpt2Model(config, seed);
+  throw InvalidInput("model_type \"" + config.model_type + "\" is not supported (supported: gpt2)");
+}
+
+}  // namespace dpo

@@ -1,0 +1,54 @@
+// CausalLm: the interface every model family implements. Training code sees hidden states and
+// the output embedding separately, so log-probs can be computed chunk by chunk over completion
+// positions without materialising (N, T, V) logits (see core/loss/sequence_log_probs.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "core/model/model_config.h"
+#include "core/model/safetensors.h"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace dpo {
+
+// Thread safety: a model is used by one thread at a time (forward mutates autograd state).
+class CausalLm {
+ public:
+  virtual ~CausalLm() = default;
+
+  virtual const ModelConfig& config() const = 0;
+
+  // (N, T) int64 token ids -> (N, T, H) hidden states after the final norm. Sequences are
+  // right-padded: causal attention means padding never influences earlier positions.
+  virtual at::Tensor HiddenStates(const at::Tensor& input_ids) = 0;
+  // (V, H): the output projection (for GPT-2, tied to the token embedding).
+  virtual at::Tensor OutputEmbedding() = 0;
+
+  // (N, T) -> (N, T, V) float32 logits. For generation and tests; training never calls it.
+  at::Tensor Logits(const at::Tensor& input_ids);
+
+  // The underlying module: parameters, train()/eval(), to(device). Include
+  // <torch/nn/module.h> where it is used.
+  virtual torch::nn::Module& module() = 0;
+
+  // Weights with HF names and layouts (e.g. "transformer.h.0.attn.c_attn.weight", [in, out]).
+  virtual std::vector<NamedTensor> HfStateDict() = 0;
+  // Copies weights in HF names into the model. Accepts names with or without the
+  // "transformer." prefix; converts F16/BF16/F64 to the parameter dtype. Throws
+  // Error(kInvalidInput) naming `source` and every missing, unexpected or mis-shaped tensor.
+  virtual void LoadHfStateDict(const std::vector<NamedTensor>& tensors, const std::string& source) = 0;
+};
+
+// Builds a model of the config's family with weights initialised deterministically from `seed`
+// (HF's scheme: N(0, initializer_range), residual projections scaled by 1/sqrt(2 n_layer)).
+std::shared_ptr<CausalLm> CreateCausalLm(const ModelConfig& config, uint64_t seed);
+
+}  // namespace dpo
