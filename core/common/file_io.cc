@@ -23,6 +23,12 @@ std::string SystemError(const std::string& what, const std::string& path) {
 }  // namespace
 
 std::string ReadFile(const std::string& path) {
+  // An ifstream opens a directory and then reads nothing without setting badbit.
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    errno = EISDIR;
+    throw InvalidInput(SystemError("cannot read", path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidInput(SystemError("cannot open", path));
   std::ostringstream contents;
