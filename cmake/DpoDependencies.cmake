@@ -2,6 +2,8 @@
 find_package(Torch REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)  # target `yaml-cpp`, no namespace (0.7)
+find_package(CLI11 REQUIRED)
 
 # CUDA follows the LibTorch that was found.
 if(DPO_WITH_CUDA STREQUAL "AUTO")
