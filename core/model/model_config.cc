@@ -97,6 +97,8 @@ nlohmann::json ModelConfig::ToHfJson() const {
   return json;
 }
 
+std::string ModelConfig::ToHfJsonText() const { return ToHfJson().dump(2) + "\n"; }
+
 ModelConfig ModelConfig::FromHfJson(const nlohmann::json& json, const std::string& source) {
   if (!json.is_object()) throw InvalidInput(source + ": expected a JSON object, found " + json.type_name());
   ModelConfig config;
@@ -137,7 +139,7 @@ ModelConfig ModelConfig::Load(const std::string& config_json_path) {
 }
 
 void ModelConfig::Save(const std::string& config_json_path) const {
-  WriteFileAtomically(config_json_path, ToHfJson().dump(2) + "\n");
+  WriteFileAtomically(config_json_path, ToHfJsonText());
 }
 
 }  // namespace dpo

@@ -39,6 +39,8 @@ struct ModelConfig {
   std::vector<std::string> Validate() const;
 
   nlohmann::json ToHfJson() const;
+  // ToHfJson() as the text written to config.json (stable: keys sorted, 2-space indent).
+  std::string ToHfJsonText() const;
   // `source` names the file in error messages. Unknown fields are ignored (HF configs carry
   // many we do not use); a wrong type or an unsupported model_type is an error.
   static ModelConfig FromHfJson(const nlohmann::json& json, const std::string& source);

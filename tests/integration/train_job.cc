@@ -1,0 +1,54 @@
+// TrainJob: files for a small dpo-train run.
+#include "tests/integration/train_job.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/common/file_io.h"
+#include "tests/support/subprocess.h"
+
+namespace dpo::testing {
+
+TrainJob::TrainJob(int pairs, const std::string& training_extra, const std::string& output_extra) {
+  std::ofstream data(dir_.File("train.jsonl"));
+  const std::vector<std::string> topics = {"tea", "rain", "maps", "jazz", "bikes", "stars", "soup", "code"};
+  for (int i = 0; i < pairs; ++i) {
+    const std::string topic = topics[static_cast<size_t>(i) % topics.size()];
+    nlohmann::json row = {{"prompt", "Q: tell me about " + topic + " #" + std::to_string(i) + "\nA:"},
+                          {"chosen", " " + topic + " is lovely and kind"},
+                          {"rejected", " " + topic + " is awful, go away"}};
+    data << row.dump() << "\n";
+  }
+  data.close();
+  std::ofstream job(dir_.File("job.yaml"));
+  job << "model:\n  init: random\n  seed: 3\n  n_positions: 96\n  n_embd: 32\n  n_layer: 2\n  n_head: 2\n"
+      << "data:\n  train: train.jsonl\n  max_length: 96\n  max_prompt_length: 48\n"
+      << "training:\n  loss_type: sigmoid\n  beta: 0.1\n  learning_rate: 0.001\n  per_device_batch_size: 4\n"
+      << "  gradient_accumulation_steps: 2\n  epochs: 1\n  lr_scheduler: linear\n  warmup_steps: 1\n  threads: 1\n"
+      << training_extra << "output:\n  dir: output\n" << output_extra << "metrics:\n  progress: never\n";
+}
+
+std::vector<std::string> TrainJob::Command(const std::vector<std::string>& args) const {
+  std::vector<std::string> command = {BinaryPath("dpo-train"), "--config", config_path()};
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+std::vector<nlohmann::json> TrainJob::Metrics() const {
+  std::vector<nlohmann::json> records;
+  std::istringstream lines(ReadFile(output_dir() + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+  }
+  return records;
+}
+
+std::string TrainJob::FinalWeights() const { return ReadFile(output_dir() + "/final/model.safetensors"); }
+
+const std::vector<std::string>& SingleThreadEnv() {
+  static const std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
+  return env;
+}
+
+}  // namespace dpo::testing

@@ -1,0 +1,38 @@
+// A small, fast dpo-train job for integration tests: a generated preference file and a job
+// YAML in a temporary directory, plus readers for what the run writes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+
+namespace dpo::testing {
+
+class TrainJob {
+ public:
+  // Writes `pairs` synthetic preference rows and job.yaml (a tiny GPT-2, sigmoid DPO) with
+  // `extra_yaml` appended to the training section's keys (e.g. "  max_steps: 6\n").
+  explicit TrainJob(int pairs = 48, const std::string& training_extra = "", const std::string& output_extra = "");
+
+  const std::string& dir() const { return dir_.path(); }
+  std::string config_path() const { return dir_.File("job.yaml"); }
+  std::string output_dir() const { return dir_.File("output"); }
+
+  // dpo-train --config job.yaml plus `args`, with single-threaded BLAS.
+  std::vector<std::string> Command(const std::vector<std::string>& args = {}) const;
+
+  std::vector<nlohmann::json> Metrics() const;  // metrics.jsonl records
+  // The raw bytes of final/model.safetensors (bit-exact comparisons).
+  std::string FinalWeights() const;
+
+ private:
+  TempDir dir_;
+};
+
+// Environment for child processes: one BLAS/OpenMP thread each.
+const std::vector<std::string>& SingleThreadEnv();
+
+}  // namespace dpo::testing

@@ -1,0 +1,44 @@
+// dpo-train: one rank of a DPO job (world size 1 when started alone).
+//   dpo-train --config job.yaml [--set section.key=value ...] [--print-config] [--dry-run]
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "core/common/error.h"
+#include "trainer/comm/communicator.h"
+#include "trainer/config/job_config.h"
+#include "trainer/loop/trainer.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dpo-train: Direct Preference Optimization, one rank"};
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool print_config = false;
+  bool dry_run = false;
+  app.add_option("--config", config_path, "job file (YAML)")->required();
+  app.add_option("--set", overrides, "override one key: section.key=value (repeatable)");
+  app.add_flag("--print-config", print_config, "print the resolved configuration and exit");
+  app.add_flag("--dry-run", dry_run, "validate config and data, print the plan, do not train");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const dpo::JobConfig config = dpo::JobConfig::Load(config_path, overrides);
+    if (print_config) {
+      std::cout << config.ToYaml();
+      return 0;
+    }
+    dpo::SingleProcessCommunicator communicator;
+    dpo::Trainer trainer(config, communicator);
+    if (dry_run) {
+      trainer.DryRun(std::cout);
+      return 0;
+    }
+    return trainer.Run();
+  } catch (const dpo::Error& e) {
+    std::cerr << "dpo-train: " << dpo::ErrorKindName(e.kind()) << ": " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "dpo-train: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

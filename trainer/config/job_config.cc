@@ -1,0 +1,337 @@
+// JobConfig: YAML -> typed sections (with overrides), validation, and the resolved YAML.
+#include "trainer/config/job_config.h"
+
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/common/error.h"
+#include "core/common/file_io.h"
+#include "core/common/sha256.h"
+#include "trainer/config/yaml_reader.h"
+#include "trainer/loop/lr_schedule.h"
+
+namespace dpo {
+namespace {
+
+const std::vector<std::string> kSections = {"model", "tokenizer", "data", "training", "reference", "output", "metrics"};
+
+// Applies "a.b=value" to the document; the value is parsed as YAML (scalars, [lists]).
+void ApplyOverride(YAML::Node& root, const std::string& assignment, std::vector<std::string>* problems) {
+  const auto equals = assignment.find('=');
+  const auto dot = assignment.find('.');
+  if (equals == std::string::npos || dot == std::string::npos || dot > equals || dot == 0 || dot + 1 == equals) {
+    problems->push_back("--set " + assignment + ": expected section.key=value");
+    return;
+  }
+  const std::string section = assignment.substr(0, dot);
+  const std::string key = assignment.substr(dot + 1, equals - dot - 1);
+  const std::string value = assignment.substr(equals + 1);
+  if (std::find(kSections.begin(), kSections.end(), section) == kSections.end()) {
+    problems->push_back("--set " + assignment + ": unknown section \"" + section + "\"");
+    return;
+  }
+  try {
+    if (!root[section].IsMap()) root[section] = YAML::Node(YAML::NodeType::Map);
+    root[section][key] = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    problems->push_back("--set " + assignment + ": invalid value: " + e.msg);
+  }
+}
+
+std::string ResolvePath(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path == "random" || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+void ReadArchitecture(YamlSectionReader& reader, ModelConfig& architecture) {
+  reader.Read("vocab_size", architecture.vocab_size);
+  reader.Read("n_positions", architecture.n_positions);
+  reader.Read("n_embd", architecture.n_embd);
+  reader.Read("n_layer", architecture.n_layer);
+  reader.Read("n_head", architecture.n_head);
+  reader.Read("n_inner", architecture.n_inner);
+  reader.Read("activation_function", architecture.activation_function);
+  reader.Read("layer_norm_epsilon", architecture.layer_norm_epsilon);
+  reader.Read("initializer_range", architecture.initializer_range);
+  reader.Read("embd_pdrop", architecture.embd_pdrop);
+  reader.Read("attn_pdrop", architecture.attn_pdrop);
+  reader.Read("resid_pdrop", architecture.resid_pdrop);
+}
+
+std::string Number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+JobConfig JobConfig::Load(const std::string& path, const std::vector<std::string>& overrides) {
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
+  return Parse(ReadFile(path), path, base_dir.empty() ? "." : base_dir, overrides);
+}
+
+JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& origin, const std::string& base_dir,
+                           const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw InvalidInput(origin + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw InvalidInput(origin + ": expected a mapping of sections (" + std::string("model, data, training, ...") + ")");
+
+  std::vector<std::string> problems;
+  for (const auto& assignment : overrides) ApplyOverride(root, assignment, &problems);
+  for (const auto& entry : root) {
+    const std::string name = entry.first.Scalar();
+    if (std::find(kSections.begin(), kSections.end(), name) == kSections.end()) {
+      problems.push_back(name + ": unknown section (known: model, tokenizer, data, training, reference, output, metrics)");
+    }
+  }
+
+  const YAML::Node& sections = root;  // const: operator[] must not insert absent sections
+  JobConfig config;
+  config.model.architecture.vocab_size = 0;  // 0: take the tokenizer's
+  {
+    YamlSectionReader reader(sections["model"], "model", &problems);
+    reader.Read("init", config.model.init);
+    reader.Read("seed", config.model.seed);
+    reader.Read("log_prob_chunk_tokens", config.model.log_prob_chunk_tokens);
+    ReadArchitecture(reader, config.model.architecture);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["tokenizer"], "tokenizer", &problems);
+    reader.Read("type", config.tokenizer);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["data"], "data", &problems);
+    std::string truncation_mode = TruncationModeName(config.data.truncation_mode);
+    std::string on_bad_row = BadRowPolicyName(config.data.on_bad_row);
+    reader.Read("train", config.data_train);
+    reader.Read("eval", config.data_eval);
+    reader.Read("max_length", config.data.max_length);
+    reader.Read("max_prompt_length", config.data.max_prompt_length);
+    reader.Read("truncation_mode", truncation_mode);
+    reader.Read("on_bad_row", on_bad_row);
+    reader.Read("max_reported_problems", config.data.max_reported_problems);
+    reader.ReportUnknownKeys();
+    for (auto parse : {std::function<void()>([&] { config.data.truncation_mode = ParseTruncationMode(truncation_mode); }),
+                       std::function<void()>([&] { config.data.on_bad_row = ParseBadRowPolicy(on_bad_row); })}) {
+      try {
+        parse();
+      } catch (const Error& e) {
+        problems.push_back(e.what());
+      }
+    }
+  }
+  {
+    YamlSectionReader reader(sections["training"], "training", &problems);
+    TrainingSection& t = config.training;
+    reader.Read("loss_type", t.loss.loss_type);
+    reader.Read("loss_weights", t.loss.loss_weights);
+    reader.Read("beta", t.loss.beta);
+    reader.Read("label_smoothing", t.loss.label_smoothing);
+    reader.Read("simpo_gamma", t.loss.simpo_gamma);
+    reader.Read("discopop_tau", t.loss.discopop_tau);
+    reader.Read("rpo_alpha", t.loss.rpo_alpha);
+    reader.Read("learning_rate", t.learning_rate);
+    reader.Read("max_steps", t.max_steps);
+    reader.Read("epochs", t.epochs);
+    reader.Read("per_device_batch_size", t.per_device_batch_size);
+    reader.Read("gradient_accumulation_steps", t.gradient_accumulation_steps);
+    reader.Read("max_grad_norm", t.max_grad_norm);
+    reader.Read("warmup_steps", t.warmup_steps);
+    reader.Read("lr_scheduler", t.lr_scheduler);
+    reader.Read("weight_decay", t.weight_decay);
+    reader.Read("adam_beta1", t.adam_beta1);
+    reader.Read("adam_beta2", t.adam_beta2);
+    reader.Read("adam_epsilon", t.adam_epsilon);
+    reader.Read("seed", t.seed);
+    reader.Read("threads", t.threads);
+    reader.Read("logging_steps", t.logging_steps);
+    reader.Read("eval_steps", t.eval_steps);
+    reader.Read("max_consecutive_skipped_steps", t.max_consecutive_skipped_steps);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["reference"], "reference", &problems);
+    reader.Read("mode", config.reference.mode);
+    reader.Read("model", config.reference.model);
+    reader.Read("precompute", config.reference.precompute);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["output"], "output", &problems);
+    reader.Read("dir", config.output.dir);
+    reader.Read("save_steps", config.output.save_steps);
+    reader.Read("save_total_limit", config.output.save_total_limit);
+    reader.Read("resume", config.output.resume);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["metrics"], "metrics", &problems);
+    reader.Read("progress", config.metrics.progress);
+    reader.ReportUnknownKeys();
+  }
+  // Architecture keys only make sense for a random model.
+  if (config.model.init != "random" && sections["model"].IsMap()) {
+    for (const auto& entry : sections["model"]) {
+      const std::string key = entry.first.Scalar();
+      if (key != "init" && key != "seed" && key != "log_prob_chunk_tokens") {
+        problems.push_back("model." + key + ": only allowed with model.init=random (the directory's config.json decides)");
+      }
+    }
+  }
+
+  config.model.init = ResolvePath(config.model.init, base_dir);
+  config.data_train = ResolvePath(config.data_train, base_dir);
+  config.data_eval = ResolvePath(config.data_eval, base_dir);
+  config.reference.model = ResolvePath(config.reference.model, base_dir);
+  config.output.dir = ResolvePath(config.output.dir, base_dir);
+  if (config.output.resume != "auto" && config.output.resume != "never") {
+    config.output.resume = ResolvePath(config.output.resume, base_dir);
+  }
+
+  if (problems.empty()) {
+    const auto value_problems = config.Validate();
+    problems.insert(problems.end(), value_problems.begin(), value_problems.end());
+  }
+  if (!problems.empty()) {
+    std::string message = origin + ": invalid job config (" + std::to_string(problems.size()) + " problems):";
+    for (const auto& problem : problems) message += "\n  " + problem;
+    throw InvalidInput(message);
+  }
+  return config;
+}
+
+std::vector<std::string> JobConfig::Validate() const {
+  std::vector<std::string> problems = data.Validate();
+  const auto add = [&](const std::vector<std::string>& more) { problems.insert(problems.end(), more.begin(), more.end()); };
+  add(training.loss.Validate());
+  if (data_train.empty()) problems.push_back("data.train: required (a preference JSONL file)");
+  if (model.init == "random") {
+    ModelConfig architecture = model.architecture;
+    if (architecture.vocab_size == 0) architecture.vocab_size = 259;  // checked against the tokenizer later
+    for (const auto& problem : architecture.Validate()) {
+      if (problem.find("bos_token_id") == std::string::npos && problem.find("eos_token_id") == std::string::npos) {
+        problems.push_back(problem);
+      }
+    }
+  }
+  if (model.log_prob_chunk_tokens < 1) problems.push_back("model.log_prob_chunk_tokens must be >= 1");
+  const TrainingSection& t = training;
+  const auto positive = [&](const char* key, double value) {
+    if (!(value > 0)) problems.push_back(std::string("training.") + key + "=" + Number(value) + " must be > 0");
+  };
+  positive("learning_rate", t.learning_rate);
+  positive("per_device_batch_size", static_cast<double>(t.per_device_batch_size));
+  positive("gradient_accumulation_steps", static_cast<double>(t.gradient_accumulation_steps));
+  positive("logging_steps", static_cast<double>(t.logging_steps));
+  positive("adam_epsilon", t.adam_epsilon);
+  positive("max_consecutive_skipped_steps", static_cast<double>(t.max_consecutive_skipped_steps));
+  if (t.max_steps <= 0 && t.epochs <= 0) {
+    problems.push_back("training.epochs=" + std::to_string(t.epochs) + " must be > 0 when training.max_steps is not set");
+  }
+  if (t.max_steps == 0 || t.max_steps < -1) {
+    problems.push_back("training.max_steps=" + std::to_string(t.max_steps) + " must be > 0 (or -1: use epochs)");
+  }
+  if (t.warmup_steps < 0) problems.push_back("training.warmup_steps=" + std::to_string(t.warmup_steps) + " must be >= 0");
+  if (t.eval_steps < 0) problems.push_back("training.eval_steps=" + std::to_string(t.eval_steps) + " must be >= 0");
+  if (t.threads < 0) problems.push_back("training.threads=" + std::to_string(t.threads) + " must be >= 0");
+  if (t.weight_decay < 0) problems.push_back("training.weight_decay=" + Number(t.weight_decay) + " must be >= 0");
+  for (const auto& [key, beta] : {std::pair{"adam_beta1", t.adam_beta1}, {"adam_beta2", t.adam_beta2}}) {
+    if (!(beta >= 0 && beta < 1)) problems.push_back(std::string("training.") + key + "=" + Number(beta) + " must be in [0, 1)");
+  }
+  try {
+    ParseLrScheduler(t.lr_scheduler);
+  } catch (const Error& e) {
+    problems.push_back(e.what());
+  }
+  if (reference.mode != "local") {
+    problems.push_back("reference.mode=\"" + reference.mode + "\" is not supported (supported: local)");
+  }
+  if (output.dir.empty()) problems.push_back("output.dir: required");
+  if (output.save_steps < 0) problems.push_back("output.save_steps=" + std::to_string(output.save_steps) + " must be >= 0");
+  if (output.save_total_limit < 0) {
+    problems.push_back("output.save_total_limit=" + std::to_string(output.save_total_limit) + " must be >= 0");
+  }
+  if (metrics.progress != "auto" && metrics.progress != "always" && metrics.progress != "never") {
+    problems.push_back("metrics.progress=\"" + metrics.progress + "\" must be one of: auto, always, never");
+  }
+  return problems;
+}
+
+std::string JobConfig::ToYaml() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "init" << YAML::Value << model.init;
+  out << YAML::Key << "seed" << YAML::Value << model.seed;
+  out << YAML::Key << "log_prob_chunk_tokens" << YAML::Value << model.log_prob_chunk_tokens;
+  if (model.init == "random") {
+    const ModelConfig& a = model.architecture;
+    out << YAML::Key << "vocab_size" << YAML::Value << a.vocab_size << YAML::Key << "n_positions" << YAML::Value
+        << a.n_positions << YAML::Key << "n_embd" << YAML::Value << a.n_embd << YAML::Key << "n_layer" << YAML::Value
+        << a.n_layer << YAML::Key << "n_head" << YAML::Value << a.n_head << YAML::Key << "n_inner" << YAML::Value
+        << a.n_inner << YAML::Key << "activation_function" << YAML::Value << a.activation_function << YAML::Key
+        << "layer_norm_epsilon" << YAML::Value << a.layer_norm_epsilon << YAML::Key << "initializer_range"
+        << YAML::Value << a.initializer_range << YAML::Key << "embd_pdrop" << YAML::Value << a.embd_pdrop << YAML::Key
+        << "attn_pdrop" << YAML::Value << a.attn_pdrop << YAML::Key << "resid_pdrop" << YAML::Value << a.resid_pdrop;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "tokenizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << tokenizer
+      << YAML::EndMap;
+  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "train" << YAML::Value << data_train << YAML::Key << "eval" << YAML::Value << data_eval;
+  out << YAML::Key << "max_length" << YAML::Value << data.max_length << YAML::Key << "max_prompt_length" << YAML::Value
+      << data.max_prompt_length << YAML::Key << "truncation_mode" << YAML::Value
+      << TruncationModeName(data.truncation_mode) << YAML::Key << "on_bad_row" << YAML::Value
+      << BadRowPolicyName(data.on_bad_row) << YAML::Key << "max_reported_problems" << YAML::Value
+      << data.max_reported_problems;
+  out << YAML::EndMap;
+  const TrainingSection& t = training;
+  out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "loss_type" << YAML::Value << YAML::Flow << t.loss.loss_type;
+  out << YAML::Key << "loss_weights" << YAML::Value << YAML::Flow << t.loss.loss_weights;
+  out << YAML::Key << "beta" << YAML::Value << t.loss.beta << YAML::Key << "label_smoothing" << YAML::Value
+      << t.loss.label_smoothing << YAML::Key << "simpo_gamma" << YAML::Value << t.loss.simpo_gamma << YAML::Key
+      << "discopop_tau" << YAML::Value << t.loss.discopop_tau << YAML::Key << "rpo_alpha" << YAML::Value
+      << t.loss.rpo_alpha;
+  out << YAML::Key << "learning_rate" << YAML::Value << t.learning_rate << YAML::Key << "max_steps" << YAML::Value
+      << t.max_steps << YAML::Key << "epochs" << YAML::Value << t.epochs << YAML::Key << "per_device_batch_size"
+      << YAML::Value << t.per_device_batch_size << YAML::Key << "gradient_accumulation_steps" << YAML::Value
+      << t.gradient_accumulation_steps << YAML::Key << "max_grad_norm" << YAML::Value << t.max_grad_norm
+      << YAML::Key << "warmup_steps" << YAML::Value << t.warmup_steps << YAML::Key << "lr_scheduler" << YAML::Value
+      << t.lr_scheduler << YAML::Key << "weight_decay" << YAML::Value << t.weight_decay << YAML::Key << "adam_beta1"
+      << YAML::Value << t.adam_beta1 << YAML::Key << "adam_beta2" << YAML::Value << t.adam_beta2 << YAML::Key
+      << "adam_epsilon" << YAML::Value << t.adam_epsilon << YAML::Key << "seed" << YAML::Value << t.seed << YAML::Key
+      << "threads" << YAML::Value << t.threads << YAML::Key << "logging_steps" << YAML::Value << t.logging_steps
+      << YAML::Key << "eval_steps" << YAML::Value << t.eval_steps << YAML::Key << "max_consecutive_skipped_steps"
+      << YAML::Value << t.max_consecutive_skipped_steps;
+  out << YAML::EndMap;
+  out << YAML::Key << "reference" << YAML::Value << YAML::BeginMap << YAML::Key << "mode" << YAML::Value
+      << reference.mode << YAML::Key << "model" << YAML::Value << reference.model << YAML::Key << "precompute"
+      << YAML::Value << reference.precompute << YAML::EndMap;
+  out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "dir" << YAML::Value << output.dir
+      << YAML::Key << "save_steps" << YAML::Value << output.save_steps << YAML::Key << "save_total_limit"
+      << YAML::Value << output.save_total_limit << YAML::Key << "resume" << YAML::Value << output.resume
+      << YAML::EndMap;
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
+      << metrics.progress << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string JobConfig::TrainingHash() const {
+  JobConfig math = *this;
+  math.output = OutputSection{};
+  math.metrics = MetricsSection{};
+  return Sha256Hex(math.ToYaml());
+}
+
+}  // namespace dpo

@@ -1,0 +1,94 @@
+// The job file of dpo-train: one YAML document with the sections model, tokenizer, data,
+// training, reference, output and metrics, plus `--set section.key=value` overrides.
+// Defaults follow TRL / HF TrainingArguments where they have one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/data/data_options.h"
+#include "core/loss/loss_options.h"
+#include "core/model/model_config.h"
+
+namespace dpo {
+
+struct ModelSection {
+  std::string init = "random";  // "random" or an HF-layout model directory
+  uint64_t seed = 0;            // weight init seed when init is random
+  // Architecture of a random model (HF GPT-2 names). Ignored, and refused if set, when init is
+  // a directory: the directory's config.json decides. vocab_size 0 = the tokenizer's.
+  ModelConfig architecture;
+  int64_t log_prob_chunk_tokens = 512;  // completion tokens per output-projection chunk
+};
+
+struct TrainingSection {
+  LossOptions loss;
+  double learning_rate = 1e-6;
+  int64_t max_steps = -1;  // > 0 overrides epochs
+  int64_t epochs = 3;
+  int64_t per_device_batch_size = 8;  // pairs per micro-batch on each rank
+  int64_t gradient_accumulation_steps = 1;
+  double max_grad_norm = 1.0;  // <= 0 disables clipping (the norm is still logged)
+  int64_t warmup_steps = 0;
+  std::string lr_scheduler = "linear";
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  uint64_t seed = 42;  // data order
+  int64_t threads = 0;  // intra-op threads; 0 = OMP_NUM_THREADS or all cores
+  int64_t logging_steps = 1;
+  int64_t eval_steps = 0;  // 0: evaluate only at the end (when data.eval is set)
+  int64_t max_consecutive_skipped_steps = 5;  // non-finite steps in a row before the run stops
+};
+
+struct ReferenceSection {
+  std::string mode = "local";  // local (in-process frozen model)
+  std::string model;           // a model directory; empty = the initial policy
+  bool precompute = false;     // score the whole train set once before training
+};
+
+struct OutputSection {
+  std::string dir = "output";
+  int64_t save_steps = 0;  // 0: only at the end
+  int64_t save_total_limit = 0;  // 0: keep every checkpoint
+  std::string resume = "auto";   // auto, never, or a checkpoint directory
+};
+
+struct MetricsSection {
+  std::string progress = "auto";  // auto (when stderr is a terminal), always, never
+};
+
+struct JobConfig {
+  ModelSection model;
+  std::string tokenizer = "byte";  // tokenizer.type
+  std::string data_train;          // data.train
+  std::string data_eval;           // data.eval (optional)
+  DataOptions data;
+  TrainingSection training;
+  ReferenceSection reference;
+  OutputSection output;
+  MetricsSection metrics;
+
+  // Reads a job file and applies overrides ("section.key=value", the value parsed as YAML, so
+  // `training.loss_type=[sigmoid,sft]` works). Relative data and model paths are resolved
+  // against the job file's directory. Throws Error(kInvalidInput) listing every problem:
+  // unknown keys, wrong types, invalid values and combinations.
+  static JobConfig Load(const std::string& path, const std::vector<std::string>& overrides);
+  // The same from YAML text (`origin` names it in messages; paths resolve against `base_dir`).
+  static JobConfig Parse(const std::string& yaml_text, const std::string& origin, const std::string& base_dir,
+                         const std::vector<std::string>& overrides);
+
+  // Every problem of the values (not of the YAML shape), each naming key, value and limit.
+  std::vector<std::string> Validate() const;
+
+  // The resolved configuration as YAML (every key, defaults included): printed by
+  // --print-config, stored in checkpoints, and hashed to check that ranks and resumed runs agree.
+  std::string ToYaml() const;
+  // SHA-256 hex of the settings that change the math of training (everything but output.* and
+  // metrics.*), so a resumed or restarted run can prove it computes the same thing.
+  std::string TrainingHash() const;
+};
+
+}  // namespace dpo

@@ -1,0 +1,63 @@
+// One micro-batch of preference pairs through policy, reference and loss. Shared by training
+// (with backward) and evaluation (without): the same batching, log-probs and metrics.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/data/sequence_builder.h"
+#include "core/loss/dpo_loss.h"
+#include "core/loss/pair_metrics.h"
+#include "core/loss/sequence_log_probs.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace dpo {
+
+class CausalLm;
+class ReferenceScorer;
+
+// Sums over the micro-batches of a step (or of an evaluation pass).
+struct StepTotals {
+  double loss = 0;         // sum of micro-batch losses (already normalised: the step's loss)
+  PairMetricSums metrics;  // TRL's pair metrics, as sums
+  int64_t tokens = 0;      // non-padding tokens of chosen + rejected sequences
+};
+
+// Reference log-probs by pair index, computed once for a whole data set (reference.precompute).
+struct PrecomputedReference {
+  std::vector<float> chosen;    // [pair index]
+  std::vector<float> rejected;  // [pair index]
+};
+
+class PreferenceStep {
+ public:
+  // `reference` may be null when the loss needs no reference (sft, simpo) or when every call
+  // passes a precomputed table. The objects must outlive this one.
+  PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
+                 LogProbOptions log_prob_options);
+
+  // Forward of the pairs `indices` of `pairs`; with `backward`, also accumulates the gradients
+  // of loss(normalizer) into the policy's .grad. Adds the loss value, metrics and tokens to
+  // `totals`.
+  void Run(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices,
+           const LossNormalizer& normalizer, const PrecomputedReference* precomputed, bool backward,
+           StepTotals& totals);
+
+  // The normalizer of a set of pairs: the loss of Run() over them is then their mean.
+  static LossNormalizer NormalizerFor(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
+
+  // Scores every pair with `reference` in fixed batches of `batch_size` pairs (deterministic:
+  // the same values whatever the later training order).
+  static PrecomputedReference Precompute(ReferenceScorer& reference, const std::vector<TokenizedPair>& pairs,
+                                         int64_t batch_size, TokenId pad_id);
+
+ private:
+  CausalLm& policy_;
+  ReferenceScorer* reference_;
+  const DpoLoss& loss_;
+  TokenId pad_id_;
+  LogProbOptions log_prob_options_;
+};
+
+}  // namespace dpo

@@ -1,0 +1,357 @@
+// The training loop. Every rank runs this code; rank 0 alone writes files.
+#include "trainer/loop/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "core/common/error.h"
+#include "core/data/pair_sampler.h"
+#include "core/data/preference_reader.h"
+#include "core/model/pretrained.h"
+#include "core/tokenizer/tokenizer_files.h"
+#include "trainer/checkpoint/checkpoint_manager.h"
+#include "trainer/comm/communicator.h"
+#include "trainer/loop/lr_schedule.h"
+#include "trainer/loop/metrics_log.h"
+#include "trainer/loop/model_setup.h"
+#include "trainer/loop/preference_step.h"
+#include "trainer/loop/stop_signal.h"
+#include "trainer/reference/reference_scorer.h"
+
+namespace dpo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, const DataOptions& options,
+                           const std::string& rejects_path, bool write_files) {
+  PreferenceDataset dataset = LoadPreferenceData(path, tokenizer, options);
+  if (!dataset.rejected.empty()) {
+    if (write_files) WriteRejects(rejects_path, dataset);
+    std::cerr << path << ": " << dataset.rejected.size() << " of " << dataset.rows_read
+              << " rows skipped or dropped (";
+    bool first = true;
+    for (const auto& [reason, count] : dataset.dropped_by_reason) {
+      if (count == 0) continue;
+      std::cerr << (first ? "" : ", ") << reason << ": " << count;
+      first = false;
+    }
+    std::cerr << "); each is listed in " << rejects_path << "\n";
+  }
+  return dataset;
+}
+
+// Metric sums of the steps since the last log line.
+struct LogInterval {
+  int64_t steps = 0;
+  double loss = 0;
+  PairMetricSums metrics;
+  int64_t tokens = 0;
+  int64_t pairs = 0;
+  Clock::time_point started = Clock::now();
+};
+
+}  // namespace
+
+struct Trainer::State {
+  TrainingModels models;
+  PreferenceDataset train;
+  std::optional<PreferenceDataset> eval;
+  std::unique_ptr<DpoLoss> loss;
+  std::unique_ptr<ReferenceScorer> reference;
+  std::optional<PrecomputedReference> precomputed;
+  std::unique_ptr<PreferenceStep> step_runner;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<PairSampler> sampler;
+  std::unique_ptr<LrSchedule> schedule;
+  std::unique_ptr<CheckpointManager> checkpoints;
+  std::unique_ptr<MetricsLog> metrics_log;
+  std::unique_ptr<ProgressLine> progress;
+  std::string reference_fingerprint;
+  int64_t total_steps = 0;
+  TrainerState trainer_state;
+  int64_t last_saved_step = -1;
+  LogInterval interval;
+  Clock::time_point run_started = Clock::now();
+  int64_t steps_this_run = 0;
+};
+
+Trainer::Trainer(JobConfig config, Communicator& communicator)
+    : config_(std::move(config)), communicator_(communicator) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::Setup(bool for_training) {
+  state_ = std::make_unique<State>();
+  State& s = *state_;
+  const bool writer = communicator_.rank() == 0;
+  if (config_.training.threads > 0) torch::set_num_threads(static_cast<int>(config_.training.threads));
+  if (writer) std::filesystem::create_directories(config_.output.dir);
+
+  s.loss = std::make_unique<DpoLoss>(config_.training.loss);
+  s.models = BuildTrainingModels(config_, s.loss->needs_reference());
+  const Tokenizer& tokenizer = *s.models.tokenizer;
+  s.train = LoadData(config_.data_train, tokenizer, config_.data, config_.output.dir + "/rejects.jsonl", writer && for_training);
+  if (!config_.data_eval.empty()) {
+    s.eval = LoadData(config_.data_eval, tokenizer, config_.data, config_.output.dir + "/eval_rejects.jsonl",
+                      writer && for_training);
+  }
+  const TrainingSection& t = config_.training;
+  const int64_t global_batch = t.per_device_batch_size * t.gradient_accumulation_steps * communicator_.world_size();
+  s.sampler = std::make_unique<PairSampler>(static_cast<int64_t>(s.train.pairs.size()), global_batch, t.seed,
+                                            communicator_.rank(), communicator_.world_size());
+  s.total_steps = t.max_steps > 0 ? t.max_steps : t.epochs * s.sampler->StepsPerEpoch();
+  if (!for_training) return;
+
+  const LogProbOptions log_prob_options{config_.model.log_prob_chunk_tokens};
+  if (s.models.reference) {
+    s.reference_fingerprint = ModelFingerprint(*s.models.reference, tokenizer.Name());
+    s.reference = std::make_unique<LocalReferenceScorer>(s.models.reference, s.reference_fingerprint, log_prob_options);
+    if (config_.reference.precompute) {
+      const auto started = Clock::now();
+      s.precomputed = PreferenceStep::Precompute(*s.reference, s.train.pairs, t.per_device_batch_size, tokenizer.PadId());
+      std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in " << Seconds(started)
+                << " s\n";
+    }
+  }
+  s.step_runner = std::make_unique<PreferenceStep>(*s.models.policy, s.reference.get(), *s.loss, tokenizer.PadId(),
+                                                   log_prob_options);
+  s.optimizer = std::make_unique<torch::optim::AdamW>(
+      s.models.policy->module().parameters(),
+      torch::optim::AdamWOptions(t.learning_rate)
+          .betas({t.adam_beta1, t.adam_beta2})
+          .eps(t.adam_epsilon)
+          .weight_decay(t.weight_decay));
+  s.schedule = std::make_unique<LrSchedule>(ParseLrScheduler(t.lr_scheduler), t.learning_rate, t.warmup_steps,
+                                            s.total_steps);
+  s.checkpoints = std::make_unique<CheckpointManager>(config_.output.dir, static_cast<int>(config_.output.save_total_limit));
+
+  s.trainer_state.config_hash = config_.TrainingHash();
+  s.trainer_state.reference_fingerprint = s.reference_fingerprint;
+  s.trainer_state.world_size = communicator_.world_size();
+  int64_t resumed_step = -1;
+  if (const auto checkpoint = s.checkpoints->FindResumeCheckpoint(config_.output.resume)) {
+    const TrainerState restored = s.checkpoints->Load(*checkpoint, *s.models.policy, *s.optimizer);
+    if (restored.config_hash != s.trainer_state.config_hash) {
+      throw InvalidInput(*checkpoint + " was written by a job with other training settings (config hash " +
+                         restored.config_hash + ", this job " + s.trainer_state.config_hash +
+                         "); restore the job file or set output.resume=never");
+    }
+    if (restored.world_size != communicator_.world_size()) {
+      throw InvalidInput(*checkpoint + " was written with world_size=" + std::to_string(restored.world_size) +
+                         "; resuming with world_size=" + std::to_string(communicator_.world_size()) +
+                         " is not supported (the sampler's shards would differ)");
+    }
+    s.trainer_state = restored;
+    s.sampler->Restore(restored.sampler);
+    RestoreTorchRngState(restored.torch_rng_state);
+    resumed_step = restored.step;
+    s.last_saved_step = restored.step;
+    std::cerr << "resumed from " << *checkpoint << " at step " << restored.step << "\n";
+  }
+  if (writer) s.metrics_log = std::make_unique<MetricsLog>(config_.output.dir + "/metrics.jsonl", resumed_step);
+  s.progress = std::make_unique<ProgressLine>(config_.metrics.progress);
+  s.models.policy->module().train();
+}
+
+void Trainer::DryRun(std::ostream& out) {
+  Setup(/*for_training=*/false);
+  const State& s = *state_;
+  const TrainingSection& t = config_.training;
+  out << "plan:\n"
+      << "  data.train: " << config_.data_train << ": " << s.train.rows_read << " rows, " << s.train.pairs.size()
+      << " pairs kept, " << s.train.rejected.size() << " dropped\n";
+  for (const auto& [reason, count] : s.train.dropped_by_reason) out << "    dropped (" << reason << "): " << count << "\n";
+  out << "    tokens: " << s.train.prompt_tokens << " prompt, " << s.train.completion_tokens << " completion\n";
+  if (s.eval) out << "  data.eval: " << s.eval->pairs.size() << " pairs kept, " << s.eval->rejected.size() << " dropped\n";
+  out << "  model: " << s.models.policy->config().model_type << ", " << s.models.policy->config().NumParameters()
+      << " parameters, tokenizer " << s.models.tokenizer->Name() << "\n"
+      << "  reference: " << (s.loss->needs_reference() ? config_.reference.mode : std::string("none (reference-free loss)"))
+      << "\n"
+      << "  ranks: " << communicator_.world_size() << ", global batch "
+      << t.per_device_batch_size * t.gradient_accumulation_steps * communicator_.world_size() << " pairs ("
+      << t.per_device_batch_size << " per micro-batch x " << t.gradient_accumulation_steps << " accumulation x "
+      << communicator_.world_size() << " ranks)\n"
+      << "  steps: " << s.total_steps << " (" << s.sampler->StepsPerEpoch() << " per epoch)\n";
+}
+
+int Trainer::Run() {
+  InstallStopSignalHandlers();
+  Setup(/*for_training=*/true);
+  State& s = *state_;
+  s.run_started = Clock::now();
+  s.interval = LogInterval{};
+  while (s.trainer_state.step < s.total_steps) {
+    if (const int signal_number = StopRequested()) {
+      s.progress->Finish();
+      SaveCheckpoint();
+      std::cerr << "stopped by signal " << signal_number << " at step " << s.trainer_state.step
+                << "; checkpoint written, resume with output.resume=auto\n";
+      return 0;
+    }
+    TrainStep();
+    const int64_t step = s.trainer_state.step;
+    if (config_.training.eval_steps > 0 && s.eval && step % config_.training.eval_steps == 0) Evaluate();
+    if (config_.output.save_steps > 0 && step % config_.output.save_steps == 0 && step < s.total_steps) SaveCheckpoint();
+  }
+  s.progress->Finish();
+  if (s.eval && (config_.training.eval_steps == 0 || s.total_steps % config_.training.eval_steps != 0)) Evaluate();
+  if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
+  WriteFinalModel();
+  return 0;
+}
+
+void Trainer::TrainStep() {
+  State& s = *state_;
+  const TrainingSection& t = config_.training;
+  const int64_t step = s.trainer_state.step;
+  const double learning_rate = s.schedule->At(step);
+  for (auto& group : s.optimizer->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
+  }
+
+  const std::vector<int64_t> shard = s.sampler->RankShard();
+  const LossNormalizer normalizer = PreferenceStep::NormalizerFor(s.train.pairs, s.sampler->GlobalBatch());
+  const PrecomputedReference* precomputed = s.precomputed ? &*s.precomputed : nullptr;
+  StepTotals totals;
+  for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
+    const auto begin = shard.begin() + micro * t.per_device_batch_size;
+    const std::vector<int64_t> indices(begin, begin + t.per_device_batch_size);
+    s.step_runner->Run(s.train.pairs, indices, normalizer, precomputed, /*backward=*/true, totals);
+  }
+
+  auto parameters = s.models.policy->module().parameters();
+  if (communicator_.world_size() > 1) {
+    std::vector<at::Tensor> gradients;
+    for (auto& parameter : parameters) gradients.push_back(parameter.grad());
+    communicator_.AllReduceSum(gradients);
+    std::vector<double> sums = totals.metrics.Pack();
+    sums.push_back(totals.loss);
+    sums.push_back(static_cast<double>(totals.tokens));
+    communicator_.AllReduceSum(sums);
+    totals.tokens = static_cast<int64_t>(sums.back());
+    sums.pop_back();
+    totals.loss = sums.back();
+    sums.pop_back();
+    totals.metrics = PairMetricSums::Unpack(sums);
+  }
+  const double max_norm = t.max_grad_norm > 0 ? t.max_grad_norm : std::numeric_limits<double>::infinity();
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+  const bool finite = std::isfinite(totals.loss) && std::isfinite(grad_norm);
+  if (finite) {
+    s.optimizer->step();
+    s.trainer_state.consecutive_skipped_steps = 0;
+  } else {
+    ++s.trainer_state.skipped_steps;
+    ++s.trainer_state.consecutive_skipped_steps;
+    std::cerr << "step " << step + 1 << ": non-finite " << (std::isfinite(totals.loss) ? "gradient" : "loss")
+              << " (loss " << totals.loss << ", grad_norm " << grad_norm << "); update skipped\n";
+    if (s.trainer_state.consecutive_skipped_steps >= t.max_consecutive_skipped_steps) {
+      throw InvalidInput("training stopped at step " + std::to_string(step + 1) + ": " +
+                         std::to_string(s.trainer_state.consecutive_skipped_steps) +
+                         " consecutive steps had a non-finite loss or gradient (training.max_consecutive_skipped_steps=" +
+                         std::to_string(t.max_consecutive_skipped_steps) + "); lower training.learning_rate or check the data");
+    }
+  }
+  s.optimizer->zero_grad();
+  s.sampler->Advance();
+  s.trainer_state.step = step + 1;
+  s.trainer_state.sampler = s.sampler->State();
+  s.trainer_state.tokens_seen += totals.tokens;
+  s.trainer_state.pairs_seen += s.sampler->global_batch_size();
+  ++s.steps_this_run;
+
+  LogInterval& interval = s.interval;
+  ++interval.steps;
+  interval.loss += totals.loss;
+  interval.metrics.Add(totals.metrics);
+  interval.tokens += totals.tokens;
+  interval.pairs += s.sampler->global_batch_size();
+  const int64_t done = s.trainer_state.step;
+  if (done % t.logging_steps != 0 && done != s.total_steps) return;
+
+  const double seconds = std::max(1e-9, Seconds(interval.started));
+  const auto means = interval.metrics.Means();
+  nlohmann::json record = {
+      {"step", done},
+      {"epoch", static_cast<double>(done) / static_cast<double>(s.sampler->StepsPerEpoch())},
+      {"loss", interval.loss / static_cast<double>(interval.steps)},
+      {"grad_norm", grad_norm},
+      {"learning_rate", learning_rate},
+      {"num_tokens", s.trainer_state.tokens_seen},
+      {"pairs/s", static_cast<double>(interval.pairs) / seconds},
+      {"tokens/s", static_cast<double>(interval.tokens) / seconds},
+      {"skipped_steps", s.trainer_state.skipped_steps},
+  };
+  for (const auto& [key, value] : means) record[key] = value;
+  if (s.metrics_log) s.metrics_log->Write(record);
+  const double per_step = Seconds(s.run_started) / static_cast<double>(s.steps_this_run);
+  s.progress->Update(done, s.total_steps, record["loss"], means.at("rewards/accuracies"), means.at("rewards/margins"),
+                     record["pairs/s"], per_step * static_cast<double>(s.total_steps - done));
+  interval = LogInterval{};
+}
+
+void Trainer::Evaluate() {
+  State& s = *state_;
+  const auto& pairs = s.eval->pairs;
+  const int64_t n = static_cast<int64_t>(pairs.size());
+  if (n == 0) return;
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  const LossNormalizer normalizer = PreferenceStep::NormalizerFor(pairs, all);
+  StepTotals totals;
+  s.models.policy->module().eval();
+  {
+    torch::NoGradGuard no_grad;
+    const int64_t batch = config_.training.per_device_batch_size;
+    const int64_t world = communicator_.world_size();
+    // Rank r scores batches r, r + world, ...; the sums are then reduced.
+    for (int64_t start = communicator_.rank() * batch; start < n; start += batch * world) {
+      const std::vector<int64_t> indices(all.begin() + start, all.begin() + std::min(n, start + batch));
+      s.step_runner->Run(pairs, indices, normalizer, nullptr, /*backward=*/false, totals);
+    }
+  }
+  s.models.policy->module().train();
+  if (communicator_.world_size() > 1) {
+    std::vector<double> sums = totals.metrics.Pack();
+    sums.push_back(totals.loss);
+    communicator_.AllReduceSum(sums);
+    totals.loss = sums.back();
+    sums.pop_back();
+    totals.metrics = PairMetricSums::Unpack(sums);
+  }
+  nlohmann::json record = {{"step", s.trainer_state.step}, {"eval_loss", totals.loss}};
+  for (const auto& [key, value] : totals.metrics.Means()) record["eval_" + key] = value;
+  if (s.metrics_log) s.metrics_log->Write(record);
+}
+
+void Trainer::SaveCheckpoint() {
+  State& s = *state_;
+  if (communicator_.rank() == 0) {
+    s.trainer_state.torch_rng_state = CaptureTorchRngState();
+    const std::string directory = s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer,
+                                                      *s.optimizer, s.trainer_state, config_.ToYaml());
+    std::cerr << "checkpoint " << directory << "\n";
+  }
+  s.last_saved_step = s.trainer_state.step;
+}
+
+void Trainer::WriteFinalModel() {
+  if (communicator_.rank() != 0) return;
+  const std::filesystem::path final_dir = std::filesystem::path(config_.output.dir) / "final";
+  const std::filesystem::path temp_dir = std::filesystem::path(config_.output.dir) / ".tmp-final";
+  std::filesystem::remove_all(temp_dir);
+  SaveModelDirectory(*state_->models.policy, temp_dir.string());
+  SaveTokenizerFiles(*state_->models.tokenizer, temp_dir.string());
+  std::filesystem::remove_all(final_dir);
+  std::filesystem::rename(temp_dir, final_dir);
+  std::cerr << "final model: " << final_dir.string() << "\n";
+}
+
+}  // namespace dpo

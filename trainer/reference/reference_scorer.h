@@ -1,0 +1,46 @@
+// ReferenceScorer: where the trainer gets reference log-probs. LocalReferenceScorer holds a
+// frozen model in process; the remote gRPC scorer (reference server) implements the same
+// interface. Both return per-sequence sums over completion tokens computed by the shared
+// core function, so they agree to float precision.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "core/data/batch.h"
+#include "core/loss/sequence_log_probs.h"
+
+namespace dpo {
+
+class CausalLm;
+
+class ReferenceScorer {
+ public:
+  virtual ~ReferenceScorer() = default;
+  // (N, T) batch -> (N,) float32 reference log-prob sums over each sequence's completion, in
+  // batch order, without gradient. Throws Error(kReferenceUnavailable) when it cannot answer.
+  virtual at::Tensor Score(const SequenceBatch& batch) = 0;
+  // A content fingerprint of the reference model, recorded in checkpoints.
+  virtual std::string Fingerprint() const = 0;
+};
+
+// Thread safety: one caller at a time (the training loop).
+class LocalReferenceScorer final : public ReferenceScorer {
+ public:
+  LocalReferenceScorer(std::shared_ptr<CausalLm> model, std::string fingerprint, LogProbOptions options);
+  at::Tensor Score(const SequenceBatch& batch) override;
+  std::string Fingerprint() const override { return fingerprint_; }
+
+ private:
+  std::shared_ptr<CausalLm> model_;
+  std::string fingerprint_;
+  LogProbOptions options_;
+};
+
+// SHA-256 over a model's config.json text, its weights (names, shapes, bytes) and the
+// tokenizer's name: equal fingerprints mean equal reference log-probs.
+std::string ModelFingerprint(CausalLm& model, const std::string& tokenizer_name);
+
+}  // namespace dpo
