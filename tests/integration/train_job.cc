@@ -24,7 +24,7 @@ TrainJob::TrainJob(int pairs, const std::string& training_extra, const std::stri
   job << "model:\n  init: random\n  seed: 3\n  n_positions: 96\n  n_embd: 32\n  n_layer: 2\n  n_head: 2\n"
       << "data:\n  train: train.jsonl\n  max_length: 96\n  max_prompt_length: 48\n"
       << "training:\n  loss_type: sigmoid\n  beta: 0.1\n  learning_rate: 0.001\n  per_device_batch_size: 4\n"
-      << "  gradient_accumulation_steps: 2\n  epochs: 1\n  lr_scheduler: linear\n  warmup_steps: 1\n  threads: 1\n"
+      << "  gradient_accumulation_steps: 2\n  lr_scheduler: linear\n  warmup_steps: 1\n  threads: 1\n"
       << training_extra << "output:\n  dir: output\n" << output_extra << "metrics:\n  progress: never\n";
 }
 

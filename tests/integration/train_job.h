@@ -13,8 +13,9 @@ namespace dpo::testing {
 
 class TrainJob {
  public:
-  // Writes `pairs` synthetic preference rows and job.yaml (a tiny GPT-2, sigmoid DPO) with
-  // `extra_yaml` appended to the training section's keys (e.g. "  max_steps: 6\n").
+  // Writes `pairs` synthetic preference rows and job.yaml (a tiny GPT-2, sigmoid DPO, 8 pairs a
+  // step, the default 3 epochs) with `training_extra` / `output_extra` appended to those
+  // sections (e.g. "  max_steps: 6\n").
   explicit TrainJob(int pairs = 48, const std::string& training_extra = "", const std::string& output_extra = "");
 
   const std::string& dir() const { return dir_.path(); }

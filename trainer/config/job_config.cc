@@ -85,8 +85,13 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
 
   std::vector<std::string> problems;
   for (const auto& assignment : overrides) ApplyOverride(root, assignment, &problems);
+  std::vector<std::string> seen_sections;
   for (const auto& entry : root) {
     const std::string name = entry.first.Scalar();
+    if (std::find(seen_sections.begin(), seen_sections.end(), name) != seen_sections.end()) {
+      problems.push_back(name + ": section appears more than once (YAML keys must be unique)");
+    }
+    seen_sections.push_back(name);
     if (std::find(kSections.begin(), kSections.end(), name) == kSections.end()) {
       problems.push_back(name + ": unknown section (known: model, tokenizer, data, training, reference, output, metrics)");
     }

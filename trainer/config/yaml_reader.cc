@@ -131,8 +131,14 @@ void YamlSectionReader::Read(const char* key, std::vector<double>& value) {
 
 void YamlSectionReader::ReportUnknownKeys() {
   if (!node_.IsDefined() || node_.IsNull()) return;
+  std::vector<std::string> seen;
   for (const auto& entry : node_) {
     const std::string key = entry.first.Scalar();
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      Problem(key, "appears more than once (YAML keys must be unique)");
+      continue;
+    }
+    seen.push_back(key);
     if (std::find(known_keys_.begin(), known_keys_.end(), key) != known_keys_.end()) continue;
     std::string known;
     for (const auto& name : known_keys_) known += (known.empty() ? "" : ", ") + name;

@@ -25,7 +25,8 @@ class YamlSectionReader {
   void Read(const char* key, std::vector<std::string>& value);
   void Read(const char* key, std::vector<double>& value);
 
-  // Reports every key of the mapping that no Read() asked for.
+  // Reports every key of the mapping that no Read() asked for, and every repeated key (YAML
+  // parsers keep one of the values silently).
   void ReportUnknownKeys();
 
  private:

@@ -1,0 +1,22 @@
+// Crash-test hook: kills the process with SIGKILL at a named point when the environment asks
+// for it, so tests can check that an interrupted checkpoint never damages the previous one.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace dpo {
+
+// The environment variable read by MaybeInjectFault; its value is "<point>:<step>".
+inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
+
+// If DPO_FAULT_INJECT equals "<point>:<step>" (e.g. "checkpoint.before_rename:20"), calls
+// raise(SIGKILL): the process dies at once, as on a power cut or an OOM kill, with no unwinding.
+// Otherwise does nothing. Reads the environment on every call (calls are rare: a few per
+// checkpoint). Points used by CheckpointManager::Save:
+//   checkpoint.after_weights  model files written into the temp dir, optimizer not yet
+//   checkpoint.before_rename  temp dir complete and synced, not yet renamed to step-<N>
+//   checkpoint.after_rename   step-<N> in place, the `latest` pointer not yet updated
+void MaybeInjectFault(std::string_view point, int64_t step);
+
+}  // namespace dpo
