@@ -22,6 +22,20 @@ namespace dpo {
 // Thread safety: a model is used by one thread at a time (forward mutates autograd state).
 class CausalLm {
  public:
+  // Attention keys and values of the positions seen so far, for incremental decoding. Empty
+  // (no layers, length 0) before the first HiddenStatesIncremental call, which fills it.
+  // Owned by the caller; one cache belongs to one model and one batch of N sequences.
+  struct KvCache {
+    std::vector<at::Tensor> keys;    // per layer: (N, heads, length, head)
+    std::vector<at::Tensor> values;  // per layer: (N, heads, length, head)
+    int64_t length = 0;              // positions cached; the next token sits at this position
+
+    bool empty() const { return length == 0; }
+    // Keeps only the batch rows in `rows` (int64 indices), e.g. to fan one prefilled prompt
+    // out to several samples (rows = {0, 0, 0}) or to drop finished sequences.
+    void SelectRows(const at::Tensor& rows);
+  };
+
   virtual ~CausalLm() = default;
 
   virtual const ModelConfig& config() const = 0;
@@ -29,6 +43,14 @@ class CausalLm {
   // (N, T) int64 token ids -> (N, T, H) hidden states after the final norm. Sequences are
   // right-padded: causal attention means padding never influences earlier positions.
   virtual at::Tensor HiddenStates(const at::Tensor& input_ids) = 0;
+  // Incremental forward for generation: (N, t) new token ids at positions
+  // [cache.length, cache.length + t) -> (N, t, H) hidden states after the final norm, attending
+  // to every cached position and causally within the new tokens; appends their keys/values to
+  // `cache`. Equal (to float rounding) to the matching rows of HiddenStates on the whole
+  // sequence. No padding support: every row of the batch has the same length. Throws
+  // Error(kInvalidInput) on a bad shape, a cache of another batch size or model, or when
+  // cache.length + t exceeds n_positions (the cache is left unchanged then).
+  virtual at::Tensor HiddenStatesIncremental(const at::Tensor& new_ids, KvCache& cache) = 0;
   // (V, H): the output projection (for GPT-2, tied to the token embedding).
   virtual at::Tensor OutputEmbedding() = 0;
 

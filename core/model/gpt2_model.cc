@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -39,6 +40,35 @@ torch::Tensor Activation(const torch::Tensor& x, const std::string& name) {
   return torch::relu(x);  // the config validated the name
 }
 
+// Causal scaled dot-product attention. q: (N, heads, t, head); k, v: (N, heads, L + t, head)
+// where the t queries sit at positions [L, L + t) and query i sees keys [0, L + i]. L = 0 is the
+// training path (whole sequences); L > 0 is incremental decoding over a KV cache.
+torch::Tensor CausalAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              double dropout, bool training) {
+  const int64_t t = q.size(2), total = k.size(2), offset = total - t;
+#if TORCH_VERSION_MAJOR >= 2
+  if (offset == 0) return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true);
+  // is_causal aligns the mask top-left, which is wrong when L > 0: pass it explicitly (true = attend).
+  c10::optional<at::Tensor> allowed;
+  if (t > 1) allowed = torch::ones({t, total}, torch::dtype(torch::kBool).device(q.device())).tril(offset);
+  return at::scaled_dot_product_attention(q, k, v, allowed, dropout, /*is_causal=*/false);
+#else
+  const int64_t head = q.size(-1);
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(head)));
+  if (t > 1) {
+    const auto future = torch::ones({t, total}, torch::dtype(torch::kBool).device(q.device())).triu(offset + 1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  }
+  return torch::matmul(torch::dropout(torch::softmax(scores, -1), dropout, training), v);
+#endif
+}
+
+// One layer's slots in a KvCache: (N, heads, L, head) tensors, undefined while L = 0.
+struct LayerCache {
+  at::Tensor* keys;
+  at::Tensor* values;
+};
+
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config)
@@ -48,23 +78,24 @@ class AttentionImpl : public torch::nn::Module {
         attention_dropout_(config.attn_pdrop),
         residual_dropout_(config.resid_pdrop) {}
 
-  // (N, T, H) -> (N, T, H), causal.
-  torch::Tensor forward(const torch::Tensor& x) {
+  // (N, t, H) -> (N, t, H), causal. With `cache`, the t positions follow the cached ones, attend
+  // to them too, and their keys/values are appended to the cache.
+  torch::Tensor forward(const torch::Tensor& x, const LayerCache* cache = nullptr) {
     const int64_t n = x.size(0), t = x.size(1), h = x.size(2);
     const int64_t head = h / num_heads_;
-    // (N, T, 3H) -> 3 x (N, heads, T, head)
+    // (N, t, 3H) -> 3 x (N, heads, t, head)
     const auto qkv = c_attn(x).view({n, t, 3, num_heads_, head}).permute({2, 0, 3, 1, 4});
-    const auto q = qkv[0], k = qkv[1], v = qkv[2];
+    auto q = qkv[0], k = qkv[1], v = qkv[2];
+    if (cache != nullptr) {
+      if (cache->keys->defined()) {
+        k = torch::cat({*cache->keys, k}, 2);
+        v = torch::cat({*cache->values, v}, 2);
+      }
+      *cache->keys = k;
+      *cache->values = v;
+    }
     const double dropout = is_training() ? attention_dropout_ : 0.0;
-#if TORCH_VERSION_MAJOR >= 2
-    auto y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true);
-#else
-    auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(head)));
-    const auto future = torch::ones({t, t}, torch::dtype(torch::kBool).device(x.device())).triu(1);
-    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-    auto weights = torch::dropout(torch::softmax(scores, -1), dropout, is_training());
-    auto y = torch::matmul(weights, v);
-#endif
+    auto y = CausalAttention(q, k, v, dropout, is_training());
     y = y.transpose(1, 2).reshape({n, t, h});
     return torch::dropout(c_proj(y), residual_dropout_, is_training());
   }
@@ -112,8 +143,8 @@ class BlockImpl : public torch::nn::Module {
         ln_2(register_module("ln_2", MakeLayerNorm(config))),
         mlp(register_module("mlp", Mlp(config))) {}
 
-  torch::Tensor forward(torch::Tensor x) {
-    x = x + attn(ln_1(x));
+  torch::Tensor forward(torch::Tensor x, const LayerCache* cache = nullptr) {
+    x = x + attn(ln_1(x), cache);
     return x + mlp(ln_2(x));
   }
 
@@ -135,11 +166,27 @@ class Gpt2Impl : public torch::nn::Module {
     for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(Block(config));
   }
 
-  torch::Tensor forward(const torch::Tensor& input_ids) {
+  // (N, t) -> (N, t, H). Without a cache the ids are whole sequences from position 0 (the
+  // training path); with one they continue at position cache->length (validated by the caller).
+  torch::Tensor forward(const torch::Tensor& input_ids, CausalLm::KvCache* cache = nullptr) {
     const int64_t t = input_ids.size(1);
-    const auto positions = torch::arange(t, torch::dtype(torch::kLong).device(input_ids.device()));
+    const int64_t offset = cache != nullptr ? cache->length : 0;
+    const auto positions = torch::arange(offset, offset + t, torch::dtype(torch::kLong).device(input_ids.device()));
     auto x = torch::dropout(wte(input_ids) + wpe(positions), embedding_dropout_, is_training());
-    for (const auto& block : *h) x = block->as<BlockImpl>()->forward(x);
+    if (cache != nullptr && cache->keys.empty()) {
+      cache->keys.resize(h->size());
+      cache->values.resize(h->size());
+    }
+    for (size_t i = 0; i < h->size(); ++i) {
+      BlockImpl* block = h[i]->as<BlockImpl>();
+      if (cache == nullptr) {
+        x = block->forward(x);
+      } else {
+        const LayerCache layer{&cache->keys[i], &cache->values[i]};
+        x = block->forward(x, &layer);
+      }
+    }
+    if (cache != nullptr) cache->length += t;
     return ln_f(x);
   }
 
@@ -178,15 +225,27 @@ class Gpt2Model final : public CausalLm {
   const ModelConfig& config() const override { return config_; }
 
   at::Tensor HiddenStates(const at::Tensor& input_ids) override {
-    if (input_ids.dim() != 2 || input_ids.scalar_type() != torch::kLong) {
-      throw InvalidInput("model input must be a (N, T) int64 tensor, found " + ShapeString(input_ids.sizes()) +
-                         " of " + std::string(c10::toString(input_ids.scalar_type())));
-    }
+    CheckIds(input_ids, "model input");
     if (input_ids.size(1) > config_.n_positions) {
       throw InvalidInput("sequence length " + std::to_string(input_ids.size(1)) + " exceeds the model's n_positions=" +
                          std::to_string(config_.n_positions));
     }
     return module_->forward(input_ids);
+  }
+
+  at::Tensor HiddenStatesIncremental(const at::Tensor& new_ids, KvCache& cache) override {
+    CheckIds(new_ids, "incremental model input");
+    const int64_t n = new_ids.size(0), t = new_ids.size(1);
+    if (n < 1 || t < 1) {
+      throw InvalidInput("incremental model input must hold at least one token per row, found " +
+                         ShapeString(new_ids.sizes()));
+    }
+    CheckCache(cache, n);
+    if (cache.length + t > config_.n_positions) {
+      throw InvalidInput("incremental forward: " + std::to_string(cache.length) + " cached + " + std::to_string(t) +
+                         " new positions exceed the model's n_positions=" + std::to_string(config_.n_positions));
+    }
+    return module_->forward(new_ids, &cache);
   }
 
   at::Tensor OutputEmbedding() override { return module_->wte->weight; }
@@ -240,6 +299,33 @@ class Gpt2Model final : public CausalLm {
   }
 
  private:
+  static void CheckIds(const at::Tensor& ids, const std::string& what) {
+    if (ids.dim() != 2 || ids.scalar_type() != torch::kLong) {
+      throw InvalidInput(what + " must be a (N, T) int64 tensor, found " + ShapeString(ids.sizes()) + " of " +
+                         std::string(c10::toString(ids.scalar_type())));
+    }
+  }
+
+  // A cache is either fresh (length 0, no tensors) or holds n_layer (N, heads, length, head) pairs.
+  void CheckCache(const KvCache& cache, int64_t n) const {
+    if (cache.length == 0 && cache.keys.empty() && cache.values.empty()) return;
+    const auto layers = static_cast<size_t>(config_.n_layer);
+    const std::vector<int64_t> expected{n, config_.n_head, cache.length, config_.HeadSize()};
+    bool ok = cache.length > 0 && cache.keys.size() == layers && cache.values.size() == layers;
+    for (size_t i = 0; ok && i < layers; ++i) {
+      ok = cache.keys[i].defined() && cache.values[i].defined() && cache.keys[i].sizes().vec() == expected &&
+           cache.values[i].sizes().vec() == expected;
+    }
+    if (!ok) {
+      const std::string found =
+          cache.keys.empty() || !cache.keys[0].defined() ? "[]" : ShapeString(cache.keys[0].sizes());
+      throw InvalidInput("incremental forward: KV cache does not match this model and batch: expected " +
+                         std::to_string(layers) + " layers of " + ShapeString(expected) + " (length " +
+                         std::to_string(cache.length) + "), found " + std::to_string(cache.keys.size()) +
+                         " layers, first " + found);
+    }
+  }
+
   void Initialise(uint64_t seed) {
     torch::NoGradGuard no_grad;
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -1,5 +1,7 @@
 // dpo-generate's library: prompts go through the training prompt path (BOS), rows carry the
 // decoded response without EOS, and each prompt's samples are independent of the other prompts.
+#include "trainer/tools/generate_responses.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,7 +12,6 @@
 #include "core/model/causal_lm.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
-#include "trainer/tools/generate_responses.h"
 #include "trainer/tools/jsonl_io.h"
 #include "trainer/tools/split_mix64.h"
 

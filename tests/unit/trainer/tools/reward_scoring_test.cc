@@ -1,5 +1,7 @@
 // Implicit-reward scoring: pair and response rows against an independent computation with the
 // training path (BuildPair, CollatePairs, ComputeSequenceLogProbs), summaries, and row errors.
+#include "trainer/tools/reward_scoring.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -14,7 +16,6 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "tests/support/test_support.h"
-#include "trainer/tools/reward_scoring.h"
 
 namespace dpo {
 namespace {
@@ -80,10 +81,12 @@ TEST(RewardScoring, PairRowsEqualBetaTimesTheTrainingLogRatios) {
     EXPECT_NEAR(row.at("chosen_reward").get<double>(), chosen, 1e-5) << i;
     EXPECT_NEAR(row.at("rejected_reward").get<double>(), rejected, 1e-5) << i;
     EXPECT_GT(std::abs(chosen), 1e-3) << "the two models must differ for the check to mean anything";
-    EXPECT_EQ(row.at("chosen_wins").get<bool>(), row.at("chosen_reward").get<double>() > row.at("rejected_reward").get<double>());
-    EXPECT_NEAR(row.at("chosen_reward").get<double>(),
-                0.25 * (row.at("policy_chosen_log_prob").get<double>() - row.at("reference_chosen_log_prob").get<double>()),
-                1e-9);
+    EXPECT_EQ(row.at("chosen_wins").get<bool>(),
+              row.at("chosen_reward").get<double>() > row.at("rejected_reward").get<double>());
+    EXPECT_NEAR(
+        row.at("chosen_reward").get<double>(),
+        0.25 * (row.at("policy_chosen_log_prob").get<double>() - row.at("reference_chosen_log_prob").get<double>()),
+        1e-9);
     EXPECT_EQ(row.at("prompt"), pairs[i][0]);  // input keys are kept
     wins += row.at("chosen_wins").get<bool>() ? 1 : 0;
     margin += chosen - rejected;
@@ -102,16 +105,15 @@ TEST(RewardScoring, PairRowsEqualBetaTimesTheTrainingLogRatios) {
 TEST(RewardScoring, ResponseRowsMatchPairScoringAndBatchSizeDoesNotMatter) {
   Fixture f;
   TempDir dir;
-  WriteFileAtomically(dir.File("mixed.jsonl"),
-                      ResponseRow("Describe the river:", " kind clear blue rude.") +
-                          PairRow("Describe the river:", " kind clear blue rude.", " toxic.") +
-                          ResponseRow("Describe the desert:", " x") + ResponseRow("p", ""));
+  WriteFileAtomically(dir.File("mixed.jsonl"), ResponseRow("Describe the river:", " kind clear blue rude.") +
+                                                   PairRow("Describe the river:", " kind clear blue rude.", " toxic.") +
+                                                   ResponseRow("Describe the desert:", " x") + ResponseRow("p", ""));
   RewardScorer scorer(*f.policy, *f.reference, *f.tokenizer, f.options);
   const auto scored = ScoreRewardFile(scorer, dir.File("mixed.jsonl"));
   const auto response = nlohmann::json::parse(scored.lines[0]);
   const auto pair = nlohmann::json::parse(scored.lines[1]);
   EXPECT_NEAR(response.at("reward").get<double>(), pair.at("chosen_reward").get<double>(), 1e-5);
-  EXPECT_EQ(response.at("completion_tokens"), 23);  // 22 bytes + EOS
+  EXPECT_EQ(response.at("completion_tokens"), 23);                               // 22 bytes + EOS
   EXPECT_EQ(nlohmann::json::parse(scored.lines[3]).at("completion_tokens"), 1);  // an empty response is EOS alone
   EXPECT_EQ(scored.summary.response_rows, 3);
   EXPECT_EQ(scored.summary.pair_rows, 1);
@@ -169,7 +171,8 @@ TEST(RewardScoring, EveryBadRowIsReportedWithFileLineAndField) {
     ScoreRewardFile(long_prompts, dir.File("long.jsonl"));
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), dir.File("long.jsonl") + ": 1 problem in 1 invalid row\n  " + dir.File("long.jsonl") +
+    EXPECT_EQ(std::string(e.what()), dir.File("long.jsonl") + ": 1 problem in 1 invalid row\n  " +
+                                         dir.File("long.jsonl") +
                                          ":1: field \"response\": empty after truncation to max_length=64");
   }
 }

@@ -1,5 +1,7 @@
 // Ground-truth evaluation of response files: mean reward, well-formed fraction, per-prompt win
 // rates with ties counting half, and row errors naming file:line:field.
+#include "trainer/tools/synthetic_eval.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -7,7 +9,6 @@
 #include "core/common/error.h"
 #include "core/common/file_io.h"
 #include "tests/support/test_support.h"
-#include "trainer/tools/synthetic_eval.h"
 
 namespace dpo {
 namespace {
@@ -22,8 +23,9 @@ std::string Row(const std::string& prompt, const std::string& response) {
 
 TEST(SyntheticEval, ScoresEveryRowAndKeepsItsKeys) {
   TempDir dir;
-  WriteFileAtomically(dir.File("a.jsonl"), Row("Describe the desert:", " kind clear blue rude.") + "\n" +
-                                               "{\"prompt\":\"Describe the island:\",\"response\":\"toxic\",\"sample\":3}\n");
+  WriteFileAtomically(dir.File("a.jsonl"),
+                      Row("Describe the desert:", " kind clear blue rude.") + "\n" +
+                          "{\"prompt\":\"Describe the island:\",\"response\":\"toxic\",\"sample\":3}\n");
   const auto scores = ScoreResponseFile(Words(), dir.File("a.jsonl"));
   ASSERT_EQ(scores.rows.size(), 2u);
   EXPECT_EQ(scores.rows[0].reward, 1.0);
@@ -68,8 +70,8 @@ TEST(SyntheticEval, WinRateIsPerPromptWithTiesCountingHalf) {
   // Prompt p: a = {+2}, b = {+1, +2}: a wins one pair and ties one -> 0.75.
   // Prompt q: a = {-1}, b = {0}: a loses -> 0. Prompt r only in a, s only in b.
   WriteFileAtomically(dir.File("a.jsonl"), Row("p", " kind clear.") + Row("q", " rude.") + Row("r", " kind."));
-  WriteFileAtomically(dir.File("b.jsonl"), Row("p", " kind.") + Row("p", " honest useful.") + Row("q", " blue.") +
-                                               Row("s", " kind."));
+  WriteFileAtomically(dir.File("b.jsonl"),
+                      Row("p", " kind.") + Row("p", " honest useful.") + Row("q", " blue.") + Row("s", " kind."));
   const auto a = ScoreResponseFile(Words(), dir.File("a.jsonl"));
   const auto b = ScoreResponseFile(Words(), dir.File("b.jsonl"));
   const ResponseComparison comparison = CompareResponses(a, b);

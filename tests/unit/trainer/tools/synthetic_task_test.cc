@@ -1,5 +1,7 @@
 // The "words" synthetic task: the ground-truth reward on hand-written texts, the format check,
 // SplitMix64, and deterministic, well-formed data splits.
+#include "trainer/tools/synthetic_task.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,7 +14,6 @@
 #include "core/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 #include "trainer/tools/split_mix64.h"
-#include "trainer/tools/synthetic_task.h"
 
 namespace dpo {
 namespace {
@@ -43,16 +44,16 @@ TEST(WordsTask, RewardOfHandWrittenTexts) {
     const char* text;
     double reward;
   } cases[] = {
-      {" kind clear blue rude.", 1.0},       // +1 +1 0 -1
-      {" honest useful kind clear.", 4.0},   // the best response
-      {" rude toxic vague mean.", -4.0},     // the worst
-      {" blue green square wooden.", 0.0},   // neutral
+      {" kind clear blue rude.", 1.0},      // +1 +1 0 -1
+      {" honest useful kind clear.", 4.0},  // the best response
+      {" rude toxic vague mean.", -4.0},    // the worst
+      {" blue green square wooden.", 0.0},  // neutral
       {"", 0.0},
-      {"KIND, Honest!", 2.0},                // case-insensitive, punctuation separates
-      {"kindness unkind", 0.0},              // whole words only
+      {"KIND, Honest!", 2.0},    // case-insensitive, punctuation separates
+      {"kindness unkind", 0.0},  // whole words only
       {"rude-mean", -2.0},
-      {"kind2clear\ntoxic", 1.0},            // digits and newlines separate words
-      {"caf\xC3\xA9 kind", 1.0},             // non-ASCII bytes separate words too
+      {"kind2clear\ntoxic", 1.0},                // digits and newlines separate words
+      {"caf\xC3\xA9 kind", 1.0},                 // non-ASCII bytes separate words too
       {" kind kind kind kind kind kind.", 6.0},  // any length is scored
   };
   for (const auto& c : cases) EXPECT_EQ(Words().Reward(c.text), c.reward) << '"' << c.text << '"';
@@ -64,13 +65,13 @@ TEST(WordsTask, RewardOfHandWrittenTexts) {
 
 TEST(WordsTask, WellFormedMeansTheDataFormat) {
   EXPECT_TRUE(Words().WellFormed(" kind clear blue rude."));
-  EXPECT_FALSE(Words().WellFormed(" kind clear blue rude"));         // no period
-  EXPECT_FALSE(Words().WellFormed(" kind clear blue."));             // three words
-  EXPECT_FALSE(Words().WellFormed(" kind clear blue rude kind."));   // five words
-  EXPECT_FALSE(Words().WellFormed(" kind  clear blue rude."));       // double space
-  EXPECT_FALSE(Words().WellFormed("kind clear blue rude."));         // no leading space
-  EXPECT_FALSE(Words().WellFormed(" Kind clear blue rude."));        // case matters here
-  EXPECT_FALSE(Words().WellFormed(" kind clear blue river."));       // unknown word
+  EXPECT_FALSE(Words().WellFormed(" kind clear blue rude"));        // no period
+  EXPECT_FALSE(Words().WellFormed(" kind clear blue."));            // three words
+  EXPECT_FALSE(Words().WellFormed(" kind clear blue rude kind."));  // five words
+  EXPECT_FALSE(Words().WellFormed(" kind  clear blue rude."));      // double space
+  EXPECT_FALSE(Words().WellFormed("kind clear blue rude."));        // no leading space
+  EXPECT_FALSE(Words().WellFormed(" Kind clear blue rude."));       // case matters here
+  EXPECT_FALSE(Words().WellFormed(" kind clear blue river."));      // unknown word
   EXPECT_EQ(Words().Response({"kind", "clear", "blue", "rude"}), " kind clear blue rude.");
   EXPECT_EQ(Words().Prompt("river"), "Describe the river:");
   EXPECT_EQ(Words().Vocabulary().size(), 12u);
