@@ -16,6 +16,19 @@ namespace {
 
 const std::vector<std::string> kSections = {"model", "tokenizer", "data", "training", "reference", "output", "metrics"};
 
+// Keys holding paths. In the job file they are relative to the file; on the command line, to
+// the working directory, as a shell user expects.
+bool IsPathKey(const std::string& section, const std::string& key) {
+  static const std::vector<std::pair<std::string, std::string>> kPathKeys = {
+      {"model", "init"}, {"data", "train"}, {"data", "eval"}, {"reference", "model"}, {"output", "dir"},
+      {"output", "resume"}};
+  return std::find(kPathKeys.begin(), kPathKeys.end(), std::pair{section, key}) != kPathKeys.end();
+}
+
+bool IsSpecialPathValue(const std::string& value) {
+  return value.empty() || value == "random" || value == "auto" || value == "never";
+}
+
 // Applies "a.b=value" to the document; the value is parsed as YAML (scalars, [lists]).
 void ApplyOverride(YAML::Node& root, const std::string& assignment, std::vector<std::string>* problems) {
   const auto equals = assignment.find('=');
@@ -33,7 +46,11 @@ void ApplyOverride(YAML::Node& root, const std::string& assignment, std::vector<
   }
   try {
     if (!root[section].IsMap()) root[section] = YAML::Node(YAML::NodeType::Map);
-    root[section][key] = YAML::Load(value);
+    if (IsPathKey(section, key) && !IsSpecialPathValue(value) && std::filesystem::path(value).is_relative()) {
+      root[section][key] = std::filesystem::absolute(value).lexically_normal().string();
+    } else {
+      root[section][key] = YAML::Load(value);
+    }
   } catch (const YAML::Exception& e) {
     problems->push_back("--set " + assignment + ": invalid value: " + e.msg);
   }
