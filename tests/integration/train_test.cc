@@ -98,5 +98,21 @@ TEST(TrainEndToEnd, BadRowsStopTheRunOrAreSkippedAndRecorded) {
   EXPECT_NE(skipped.output.find("1 of 25 rows skipped or dropped"), std::string::npos) << skipped.output;
 }
 
+TEST(TrainEndToEnd, NonFiniteStepsAreSkippedCountedAndStopTheRunWhenConsecutive) {
+  TrainJob job(48, "  max_steps: 10\n  max_consecutive_skipped_steps: 3\n  max_grad_norm: 0\n");
+  // A learning rate this large overflows the weights after the first update.
+  const auto result = RunProcess(job.Command({"--set", "training.learning_rate=1e30", "--set", "training.warmup_steps=0"}),
+                                 SingleThreadEnv());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("update skipped"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("3 consecutive steps had a non-finite loss or gradient "
+                               "(training.max_consecutive_skipped_steps=3)"),
+            std::string::npos)
+      << result.output;
+  const auto records = job.Metrics();
+  ASSERT_GE(records.size(), 3u);
+  EXPECT_EQ(records.back()["skipped_steps"].get<int64_t>(), 2);  // the third skip stops before logging
+}
+
 }  // namespace
 }  // namespace dpo::testing
