@@ -8,6 +8,33 @@
 #include "trainer/comm/communicator.h"
 #include "trainer/config/job_config.h"
 #include "trainer/loop/trainer.h"
+#if DPO_WITH_GRPC
+#include "trainer/reference/remote/remote_reference_scorer.h"
+#endif
+
+namespace {
+
+dpo::RemoteReferenceFactory RemoteReference() {
+#if DPO_WITH_GRPC
+  return [](const dpo::ReferenceSection& section) -> std::unique_ptr<dpo::ReferenceScorer> {
+    dpo::RemoteReferenceOptions options;
+    options.address = section.address;
+    options.tls_ca_file = section.tls_ca;
+    options.tls_cert_file = section.tls_cert;
+    options.tls_key_file = section.tls_key;
+    options.auth_token_file = section.auth_token_file;
+    options.expected_fingerprint = section.fingerprint;
+    options.call_timeout_seconds = section.timeout_seconds;
+    options.retry_budget_seconds = section.retry_budget_seconds;
+    options.prefetch_window = static_cast<int>(section.prefetch);
+    return std::make_unique<dpo::RemoteReferenceScorer>(options);
+  };
+#else
+  return {};
+#endif
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dpo-train: Direct Preference Optimization, one rank"};
@@ -28,7 +55,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     dpo::SingleProcessCommunicator communicator;
-    dpo::Trainer trainer(config, communicator);
+    dpo::Trainer trainer(config, communicator, RemoteReference());
     if (dry_run) {
       trainer.DryRun(std::cout);
       return 0;

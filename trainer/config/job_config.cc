@@ -20,7 +20,9 @@ const std::vector<std::string> kSections = {"model", "tokenizer", "data", "train
 // the working directory, as a shell user expects.
 bool IsPathKey(const std::string& section, const std::string& key) {
   static const std::vector<std::pair<std::string, std::string>> kPathKeys = {
-      {"model", "init"}, {"data", "train"}, {"data", "eval"}, {"reference", "model"}, {"output", "dir"},
+      {"model", "init"},        {"data", "train"},         {"data", "eval"},
+      {"reference", "model"},   {"reference", "tls_ca"},   {"reference", "tls_cert"},
+      {"reference", "tls_key"}, {"reference", "auth_token_file"}, {"output", "dir"},
       {"output", "resume"}};
   return std::find(kPathKeys.begin(), kPathKeys.end(), std::pair{section, key}) != kPathKeys.end();
 }
@@ -185,6 +187,15 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     reader.Read("mode", config.reference.mode);
     reader.Read("model", config.reference.model);
     reader.Read("precompute", config.reference.precompute);
+    reader.Read("address", config.reference.address);
+    reader.Read("fingerprint", config.reference.fingerprint);
+    reader.Read("tls_ca", config.reference.tls_ca);
+    reader.Read("tls_cert", config.reference.tls_cert);
+    reader.Read("tls_key", config.reference.tls_key);
+    reader.Read("auth_token_file", config.reference.auth_token_file);
+    reader.Read("timeout_seconds", config.reference.timeout_seconds);
+    reader.Read("retry_budget_seconds", config.reference.retry_budget_seconds);
+    reader.Read("prefetch", config.reference.prefetch);
     reader.ReportUnknownKeys();
   }
   {
@@ -214,6 +225,10 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
   config.data_train = ResolvePath(config.data_train, base_dir);
   config.data_eval = ResolvePath(config.data_eval, base_dir);
   config.reference.model = ResolvePath(config.reference.model, base_dir);
+  for (std::string* path : {&config.reference.tls_ca, &config.reference.tls_cert, &config.reference.tls_key,
+                            &config.reference.auth_token_file}) {
+    *path = ResolvePath(*path, base_dir);
+  }
   config.output.dir = ResolvePath(config.output.dir, base_dir);
   if (config.output.resume != "auto" && config.output.resume != "never") {
     config.output.resume = ResolvePath(config.output.resume, base_dir);
@@ -274,9 +289,25 @@ std::vector<std::string> JobConfig::Validate() const {
   } catch (const Error& e) {
     problems.push_back(e.what());
   }
-  if (reference.mode != "local") {
-    problems.push_back("reference.mode=\"" + reference.mode + "\" is not supported (supported: local)");
+  if (reference.mode != "local" && reference.mode != "server") {
+    problems.push_back("reference.mode=\"" + reference.mode + "\" is not supported (supported: local, server)");
   }
+  if (reference.mode == "server") {
+    if (reference.address.empty()) problems.push_back("reference.address: required with reference.mode=server");
+    if (!reference.model.empty()) {
+      problems.push_back("reference.model: only with reference.mode=local (the server decides the model)");
+    }
+    if (reference.tls_cert.empty() != reference.tls_key.empty()) {
+      problems.push_back("reference.tls_cert and reference.tls_key: give both or neither");
+    }
+  }
+  if (!(reference.timeout_seconds > 0)) {
+    problems.push_back("reference.timeout_seconds=" + Number(reference.timeout_seconds) + " must be > 0");
+  }
+  if (!(reference.retry_budget_seconds >= 0)) {
+    problems.push_back("reference.retry_budget_seconds=" + Number(reference.retry_budget_seconds) + " must be >= 0");
+  }
+  if (reference.prefetch < 0) problems.push_back("reference.prefetch=" + std::to_string(reference.prefetch) + " must be >= 0");
   if (output.dir.empty()) problems.push_back("output.dir: required");
   if (output.save_steps < 0) problems.push_back("output.save_steps=" + std::to_string(output.save_steps) + " must be >= 0");
   if (output.save_total_limit < 0) {
@@ -338,7 +369,13 @@ std::string JobConfig::ToYaml() const {
   out << YAML::EndMap;
   out << YAML::Key << "reference" << YAML::Value << YAML::BeginMap << YAML::Key << "mode" << YAML::Value
       << reference.mode << YAML::Key << "model" << YAML::Value << reference.model << YAML::Key << "precompute"
-      << YAML::Value << reference.precompute << YAML::EndMap;
+      << YAML::Value << reference.precompute << YAML::Key << "address" << YAML::Value << reference.address
+      << YAML::Key << "fingerprint" << YAML::Value << reference.fingerprint << YAML::Key << "tls_ca" << YAML::Value
+      << reference.tls_ca << YAML::Key << "tls_cert" << YAML::Value << reference.tls_cert << YAML::Key << "tls_key"
+      << YAML::Value << reference.tls_key << YAML::Key << "auth_token_file" << YAML::Value << reference.auth_token_file
+      << YAML::Key << "timeout_seconds" << YAML::Value << reference.timeout_seconds << YAML::Key
+      << "retry_budget_seconds" << YAML::Value << reference.retry_budget_seconds << YAML::Key << "prefetch"
+      << YAML::Value << reference.prefetch << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "dir" << YAML::Value << output.dir
       << YAML::Key << "save_steps" << YAML::Value << output.save_steps << YAML::Key << "save_total_limit"
       << YAML::Value << output.save_total_limit << YAML::Key << "resume" << YAML::Value << output.resume
@@ -353,6 +390,12 @@ std::string JobConfig::TrainingHash() const {
   JobConfig math = *this;
   math.output = OutputSection{};
   math.metrics = MetricsSection{};
+  // Where and how the reference is reached does not change the math; which model it is, is
+  // checked by its fingerprint.
+  const ReferenceSection reference = math.reference;
+  math.reference = ReferenceSection{};
+  math.reference.model = reference.model;
+  math.reference.precompute = reference.precompute;
   return Sha256Hex(math.ToYaml());
 }
 

@@ -44,9 +44,19 @@ struct TrainingSection {
 };
 
 struct ReferenceSection {
-  std::string mode = "local";  // local (in-process frozen model)
-  std::string model;           // a model directory; empty = the initial policy
+  std::string mode = "local";  // local (in-process frozen model) or server (dpo-reference-server)
+  std::string model;           // local: a model directory; empty = the initial policy
   bool precompute = false;     // score the whole train set once before training
+  // mode server:
+  std::string address;          // host:port of dpo-reference-server
+  std::string fingerprint;      // expected model fingerprint; empty = accept the server's
+  std::string tls_ca;           // PEM roots; enables TLS
+  std::string tls_cert;         // client certificate (mTLS), with tls_key
+  std::string tls_key;
+  std::string auth_token_file;  // bearer token file
+  double timeout_seconds = 30;         // deadline of one call
+  double retry_budget_seconds = 120;   // retrying one batch gives up after this long (exit 3)
+  int64_t prefetch = 4;                // micro-batches requested ahead
 };
 
 struct OutputSection {
@@ -86,8 +96,9 @@ struct JobConfig {
   // The resolved configuration as YAML (every key, defaults included): printed by
   // --print-config, stored in checkpoints, and hashed to check that ranks and resumed runs agree.
   std::string ToYaml() const;
-  // SHA-256 hex of the settings that change the math of training (everything but output.* and
-  // metrics.*), so a resumed or restarted run can prove it computes the same thing.
+  // SHA-256 hex of the settings that change the math of training (everything but output.*,
+  // metrics.* and how the reference server is reached), so a resumed or restarted run can prove
+  // it computes the same thing.
   std::string TrainingHash() const;
 };
 

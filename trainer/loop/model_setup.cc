@@ -32,13 +32,13 @@ void CheckCompatible(const CausalLm& model, const Tokenizer& tokenizer, const Jo
 
 }  // namespace
 
-TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_reference) {
+TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_local_reference) {
   TrainingModels models;
   models.tokenizer = config.model.init == "random" ? CreateTokenizer(config.tokenizer)
                                                    : LoadTokenizerForModel(config.model.init, config.tokenizer);
   models.policy = BuildInitialModel(config, *models.tokenizer);
   CheckCompatible(*models.policy, *models.tokenizer, config, "the policy model");
-  if (!needs_reference) return models;
+  if (!needs_local_reference) return models;
 
   if (config.reference.model.empty()) {
     models.reference = BuildInitialModel(config, *models.tokenizer);  // an identical, separate copy

@@ -1,5 +1,5 @@
-// Builds what a training job trains with: the tokenizer, the policy and, when the loss needs
-// one, the frozen reference model (the initial policy unless reference.model names another).
+// Builds what a training job trains with: the tokenizer, the policy and, when asked for, the
+// frozen local reference model (the initial policy unless reference.model names another).
 #pragma once
 
 #include <memory>
@@ -13,11 +13,11 @@ namespace dpo {
 struct TrainingModels {
   std::shared_ptr<const Tokenizer> tokenizer;
   std::shared_ptr<CausalLm> policy;
-  std::shared_ptr<CausalLm> reference;  // null when the loss needs no reference
+  std::shared_ptr<CausalLm> reference;  // null unless a local reference was asked for
 };
 
 // Throws Error(kInvalidInput) naming the key when the model and tokenizer disagree (vocabulary
 // too small, data.max_length beyond n_positions, a reference with another tokenizer).
-TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_reference);
+TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_local_reference);
 
 }  // namespace dpo

@@ -24,6 +24,10 @@ PreferenceStep::PreferenceStep(CausalLm& policy, ReferenceScorer* reference, con
                                LogProbOptions log_prob_options)
     : policy_(policy), reference_(reference), loss_(loss), pad_id_(pad_id), log_prob_options_(log_prob_options) {}
 
+void PreferenceStep::Prefetch(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices) {
+  if (reference_ != nullptr) reference_->Prefetch(CollatePairs(Select(pairs, indices), pad_id_));
+}
+
 LossNormalizer PreferenceStep::NormalizerFor(const std::vector<TokenizedPair>& pairs,
                                              const std::vector<int64_t>& indices) {
   LossNormalizer normalizer;

@@ -44,6 +44,9 @@ class PreferenceStep {
            const LossNormalizer& normalizer, const PrecomputedReference* precomputed, bool backward,
            StepTotals& totals);
 
+  // Tells the reference scorer that the pairs `indices` will be scored soon (no-op without one).
+  void Prefetch(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
+
   // The normalizer of a set of pairs: the loss of Run() over them is then their mean.
   static LossNormalizer NormalizerFor(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
 

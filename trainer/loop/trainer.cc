@@ -82,8 +82,8 @@ struct Trainer::State {
   int64_t steps_this_run = 0;
 };
 
-Trainer::Trainer(JobConfig config, Communicator& communicator)
-    : config_(std::move(config)), communicator_(communicator) {}
+Trainer::Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference)
+    : config_(std::move(config)), communicator_(communicator), remote_reference_(std::move(remote_reference)) {}
 
 Trainer::~Trainer() = default;
 
@@ -95,7 +95,8 @@ void Trainer::Setup(bool for_training) {
   if (writer) std::filesystem::create_directories(config_.output.dir);
 
   s.loss = std::make_unique<DpoLoss>(config_.training.loss);
-  s.models = BuildTrainingModels(config_, s.loss->needs_reference());
+  const bool remote = config_.reference.mode == "server";
+  s.models = BuildTrainingModels(config_, s.loss->needs_reference() && !remote);
   const Tokenizer& tokenizer = *s.models.tokenizer;
   s.train = LoadData(config_.data_train, tokenizer, config_.data, config_.output.dir + "/rejects.jsonl", writer && for_training);
   if (!config_.data_eval.empty()) {
@@ -110,9 +111,17 @@ void Trainer::Setup(bool for_training) {
   if (!for_training) return;
 
   const LogProbOptions log_prob_options{config_.model.log_prob_chunk_tokens};
-  if (s.models.reference) {
-    s.reference_fingerprint = ModelFingerprint(*s.models.reference, tokenizer.Name());
-    s.reference = std::make_unique<LocalReferenceScorer>(s.models.reference, s.reference_fingerprint, log_prob_options);
+  if (s.loss->needs_reference()) {
+    if (remote) {
+      if (!remote_reference_) {
+        throw InvalidInput("reference.mode=server: this dpo-train was built without gRPC (DPO_WITH_GRPC=OFF)");
+      }
+      s.reference = remote_reference_(config_.reference);
+    } else {
+      s.reference = std::make_unique<LocalReferenceScorer>(
+          s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);
+    }
+    s.reference_fingerprint = s.reference->Fingerprint();
     if (config_.reference.precompute) {
       const auto started = Clock::now();
       s.precomputed = PreferenceStep::Precompute(*s.reference, s.train.pairs, t.per_device_batch_size, tokenizer.PadId());
@@ -142,6 +151,12 @@ void Trainer::Setup(bool for_training) {
       throw InvalidInput(*checkpoint + " was written by a job with other training settings (config hash " +
                          restored.config_hash + ", this job " + s.trainer_state.config_hash +
                          "); restore the job file or set output.resume=never");
+    }
+    if (restored.reference_fingerprint != s.reference_fingerprint) {
+      throw Error(ErrorKind::kReferenceUnavailable,
+                  *checkpoint + " was trained against the reference model with fingerprint " +
+                      restored.reference_fingerprint + ", but the reference now has fingerprint " +
+                      s.reference_fingerprint);
     }
     if (restored.world_size != communicator_.world_size()) {
       throw InvalidInput(*checkpoint + " was written with world_size=" + std::to_string(restored.world_size) +
@@ -195,7 +210,16 @@ int Trainer::Run() {
                 << "; checkpoint written, resume with output.resume=auto\n";
       return 0;
     }
-    TrainStep();
+    try {
+      TrainStep();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
+      // The failed step was not applied: keep the work done so far, then stop (exit 3).
+      s.progress->Finish();
+      s.optimizer->zero_grad();
+      if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
+      throw;
+    }
     const int64_t step = s.trainer_state.step;
     if (config_.training.eval_steps > 0 && s.eval && step % config_.training.eval_steps == 0) Evaluate();
     if (config_.output.save_steps > 0 && step % config_.output.save_steps == 0 && step < s.total_steps) SaveCheckpoint();
@@ -219,11 +243,26 @@ void Trainer::TrainStep() {
   const std::vector<int64_t> shard = s.sampler->RankShard();
   const LossNormalizer normalizer = PreferenceStep::NormalizerFor(s.train.pairs, s.sampler->GlobalBatch());
   const PrecomputedReference* precomputed = s.precomputed ? &*s.precomputed : nullptr;
+  const auto micro_batch = [&](const std::vector<int64_t>& rank_shard, int64_t micro) {
+    const auto begin = rank_shard.begin() + micro * t.per_device_batch_size;
+    return std::vector<int64_t>(begin, begin + t.per_device_batch_size);
+  };
+  if (precomputed == nullptr && config_.reference.mode == "server" && config_.reference.prefetch > 0) {
+    // This step's and the next step's micro-batches, in the order they will be scored.
+    PairSampler next = *s.sampler;
+    next.Advance();
+    const std::vector<int64_t> next_shard = next.RankShard();
+    int64_t announced = 0;
+    for (const auto* source : {&shard, &next_shard}) {
+      for (int64_t micro = 0; micro < t.gradient_accumulation_steps && announced < config_.reference.prefetch;
+           ++micro, ++announced) {
+        s.step_runner->Prefetch(s.train.pairs, micro_batch(*source, micro));
+      }
+    }
+  }
   StepTotals totals;
   for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
-    const auto begin = shard.begin() + micro * t.per_device_batch_size;
-    const std::vector<int64_t> indices(begin, begin + t.per_device_batch_size);
-    s.step_runner->Run(s.train.pairs, indices, normalizer, precomputed, /*backward=*/true, totals);
+    s.step_runner->Run(s.train.pairs, micro_batch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
   }
 
   auto parameters = s.models.policy->module().parameters();

@@ -3,6 +3,7 @@
 // gradient sync -> clip -> AdamW -> LR schedule), logs metrics, evaluates and checkpoints.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 
@@ -11,11 +12,17 @@
 namespace dpo {
 
 class Communicator;
+class ReferenceScorer;
+
+// Makes the scorer of reference.mode=server (the gRPC client lives outside this library so that
+// dpo_trainer builds without gRPC).
+using RemoteReferenceFactory = std::function<std::unique_ptr<ReferenceScorer>(const ReferenceSection&)>;
 
 class Trainer {
  public:
-  // `communicator` must outlive the trainer.
-  Trainer(JobConfig config, Communicator& communicator);
+  // `communicator` must outlive the trainer. `remote_reference` may be empty when the binary was
+  // built without gRPC; reference.mode=server is then refused with a clear error.
+  Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference = {});
   ~Trainer();
 
   // Validates config and data and writes the plan (steps, pairs kept and dropped, tokens,
@@ -36,6 +43,7 @@ class Trainer {
 
   JobConfig config_;
   Communicator& communicator_;
+  RemoteReferenceFactory remote_reference_;
   std::unique_ptr<State> state_;
 };
 

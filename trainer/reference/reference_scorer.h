@@ -11,6 +11,7 @@
 
 #include "core/data/batch.h"
 #include "core/loss/sequence_log_probs.h"
+#include "core/model/fingerprint.h"  // ModelFingerprint, used with every scorer
 
 namespace dpo {
 
@@ -22,6 +23,8 @@ class ReferenceScorer {
   // (N, T) batch -> (N,) float32 reference log-prob sums over each sequence's completion, in
   // batch order, without gradient. Throws Error(kReferenceUnavailable) when it cannot answer.
   virtual at::Tensor Score(const SequenceBatch& batch) = 0;
+  // A hint that `batch` will be scored soon: a remote scorer starts fetching it now. Optional.
+  virtual void Prefetch(const SequenceBatch& batch) { (void)batch; }
   // A content fingerprint of the reference model, recorded in checkpoints.
   virtual std::string Fingerprint() const = 0;
 };
@@ -38,9 +41,5 @@ class LocalReferenceScorer final : public ReferenceScorer {
   std::string fingerprint_;
   LogProbOptions options_;
 };
-
-// SHA-256 over a model's config.json text, its weights (names, shapes, bytes) and the
-// tokenizer's name: equal fingerprints mean equal reference log-probs.
-std::string ModelFingerprint(CausalLm& model, const std::string& tokenizer_name);
 
 }  // namespace dpo
