@@ -8,6 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/model/causal_lm.h"
+#include "core/model/eval_mode_guard.h"
 
 namespace dpo {
 namespace {
@@ -17,21 +18,6 @@ std::string FormatDouble(double value) {
   text << value;
   return text.str();
 }
-
-// Puts the module in eval mode for the scope and restores its previous mode.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
-    module_.eval();
-  }
-  ~EvalModeGuard() { module_.train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
 
 // (M, V) float logits on the CPU -> (M,) int64 token ids.
 at::Tensor SampleNext(const at::Tensor& logits, const SamplingOptions& options, at::Generator& generator) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/run_main.h"
 #include "trainer/tools/jsonl_io.h"
 #include "trainer/tools/synthetic_eval.h"
 #include "trainer/tools/synthetic_task.h"
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
       "P(reward(a) > reward(b)) + 0.5 P(equal) over every pair of their responses (ties count half).");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return dpo::RunMain("dpo-data", [&] {
     const dpo::SyntheticTask& task = dpo::FindSyntheticTask(task_name);
     if (synth->parsed()) {
       const dpo::SyntheticData data = dpo::GenerateSyntheticData(task, pairs, seed);
@@ -61,11 +62,5 @@ int main(int argc, char** argv) {
       std::cout << dpo::ComparisonJson(task, a, b, dpo::CompareResponses(a, b)) << "\n";
     }
     return 0;
-  } catch (const dpo::Error& e) {
-    std::cerr << "dpo-data: " << dpo::ErrorKindName(e.kind()) << ": " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "dpo-data: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

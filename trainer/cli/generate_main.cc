@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/common/error.h"
+#include "core/common/run_main.h"
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
 #include "core/tokenizer/tokenizer_files.h"
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--truncation-mode", truncation_mode, "keep_end or keep_start, as in training");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return dpo::RunMain("dpo-generate", [&] {
     options.data.truncation_mode = dpo::ParseTruncationMode(truncation_mode);
     if (const auto problems = sampling.Validate(); !problems.empty()) {
       std::string message = "invalid sampling options:";
@@ -46,11 +47,5 @@ int main(int argc, char** argv) {
     dpo::WriteLines(out_path, lines);
     std::cerr << "dpo-generate: " << lines.size() << " responses for " << prompts.size() << " prompts\n";
     return 0;
-  } catch (const dpo::Error& e) {
-    std::cerr << "dpo-generate: " << dpo::ErrorKindName(e.kind()) << ": " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "dpo-generate: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/common/error.h"
+#include "core/common/run_main.h"
 #include "core/model/causal_lm.h"
 #include "trainer/tools/jsonl_io.h"
 #include "trainer/tools/reward_scoring.h"
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
       "on stderr when the rows go to stdout. reward_accuracy counts chosen_reward > rejected_reward.");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return dpo::RunMain("dpo-reward", [&] {
     options.data.truncation_mode = dpo::ParseTruncationMode(truncation_mode);
     const dpo::ScoringModels models = dpo::LoadScoringModels(policy_dir, reference_dir);
     options.data.max_length =
@@ -43,11 +44,5 @@ int main(int argc, char** argv) {
     dpo::WriteLines(out_path, scored.lines);
     (dpo::IsStdoutPath(out_path) ? std::cerr : std::cout) << scored.summary.ToJson() << "\n";
     return 0;
-  } catch (const dpo::Error& e) {
-    std::cerr << "dpo-reward: " << dpo::ErrorKindName(e.kind()) << ": " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "dpo-reward: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/common/error.h"
+#include "core/common/run_main.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/config/job_config.h"
 #include "trainer/loop/trainer.h"
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
   app.add_flag("--dry-run", dry_run, "validate config and data, print the plan, do not train");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return dpo::RunMain("dpo-train", [&] {
     const dpo::JobConfig config = dpo::JobConfig::Load(config_path, overrides);
     if (print_config) {
       std::cout << config.ToYaml();
@@ -61,11 +62,5 @@ int main(int argc, char** argv) {
       return 0;
     }
     return trainer.Run();
-  } catch (const dpo::Error& e) {
-    std::cerr << "dpo-train: " << dpo::ErrorKindName(e.kind()) << ": " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "dpo-train: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

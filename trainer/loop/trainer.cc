@@ -11,6 +11,7 @@
 #include "core/common/error.h"
 #include "core/data/pair_sampler.h"
 #include "core/data/preference_reader.h"
+#include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
@@ -345,8 +346,8 @@ void Trainer::Evaluate() {
   std::iota(all.begin(), all.end(), 0);
   const LossNormalizer normalizer = PreferenceStep::NormalizerFor(pairs, all);
   StepTotals totals;
-  s.models.policy->module().eval();
   {
+    EvalModeGuard eval_mode(s.models.policy->module());
     torch::NoGradGuard no_grad;
     const int64_t batch = config_.training.per_device_batch_size;
     const int64_t world = communicator_.world_size();
@@ -356,7 +357,6 @@ void Trainer::Evaluate() {
       s.step_runner->Run(pairs, indices, normalizer, nullptr, /*backward=*/false, totals);
     }
   }
-  s.models.policy->module().train();
   if (communicator_.world_size() > 1) {
     std::vector<double> sums = totals.metrics.Pack();
     sums.push_back(totals.loss);

@@ -13,27 +13,13 @@
 #include "core/data/batch.h"
 #include "core/loss/sequence_log_probs.h"
 #include "core/model/causal_lm.h"
+#include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/tools/jsonl_io.h"
 
 namespace dpo {
 namespace {
-
-// Puts a module in eval mode for the scope and restores its previous mode.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
-    module_.eval();
-  }
-  ~EvalModeGuard() { module_.train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
 
 // (N,) float tensor on any device -> doubles.
 std::vector<double> ToDoubles(const at::Tensor& values) {
