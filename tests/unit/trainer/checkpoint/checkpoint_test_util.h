@@ -2,7 +2,8 @@
 // real steps, a filled TrainerState, byte flipping and directory listings.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/optim/adamw.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cstdint>
