@@ -9,7 +9,8 @@
 
 namespace dpo::testing {
 
-TrainJob::TrainJob(int pairs, const std::string& training_extra, const std::string& output_extra) {
+TrainJob::TrainJob(int pairs, const std::string& training_extra, const std::string& output_extra,
+                   const std::string& model_init) {
   std::ofstream data(dir_.File("train.jsonl"));
   const std::vector<std::string> topics = {"tea", "rain", "maps", "jazz", "bikes", "stars", "soup", "code"};
   for (int i = 0; i < pairs; ++i) {
@@ -21,9 +22,14 @@ TrainJob::TrainJob(int pairs, const std::string& training_extra, const std::stri
   }
   data.close();
   std::ofstream job(dir_.File("job.yaml"));
-  job << "model:\n  init: random\n  seed: 3\n  n_positions: 96\n  n_embd: 32\n  n_layer: 2\n  n_head: 2\n"
-      << "data:\n  train: train.jsonl\n  max_length: 96\n  max_prompt_length: 48\n"
-      << "training:\n  loss_type: sigmoid\n  beta: 0.1\n  learning_rate: 0.001\n  per_device_batch_size: 4\n"
+  if (model_init == "random") {
+    job << "model:\n  init: random\n  seed: 3\n  n_positions: 96\n  n_embd: 32\n  n_layer: 2\n  n_head: 2\n"
+        << "data:\n  train: train.jsonl\n  max_length: 96\n  max_prompt_length: 48\n";
+  } else {
+    job << "model:\n  init: " << model_init << "\n"
+        << "data:\n  train: train.jsonl\n  max_length: 64\n  max_prompt_length: 32\n";
+  }
+  job << "training:\n  loss_type: sigmoid\n  beta: 0.1\n  learning_rate: 0.001\n  per_device_batch_size: 4\n"
       << "  gradient_accumulation_steps: 2\n  lr_scheduler: linear\n  warmup_steps: 1\n  threads: 1\n"
       << training_extra << "output:\n  dir: output\n" << output_extra << "metrics:\n  progress: never\n";
 }

@@ -15,8 +15,10 @@ class TrainJob {
  public:
   // Writes `pairs` synthetic preference rows and job.yaml (a tiny GPT-2, sigmoid DPO, 8 pairs a
   // step, the default 3 epochs) with `training_extra` / `output_extra` appended to those
-  // sections (e.g. "  max_steps: 6\n").
-  explicit TrainJob(int pairs = 48, const std::string& training_extra = "", const std::string& output_extra = "");
+  // sections (e.g. "  max_steps: 6\n"). `model_init` other than "random" starts from that model
+  // directory (then sequences are capped at 64 tokens, the tiny test model's n_positions).
+  explicit TrainJob(int pairs = 48, const std::string& training_extra = "", const std::string& output_extra = "",
+                    const std::string& model_init = "random");
 
   const std::string& dir() const { return dir_.path(); }
   std::string config_path() const { return dir_.File("job.yaml"); }
