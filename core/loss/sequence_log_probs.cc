@@ -35,6 +35,7 @@ SequenceLogProbs SequenceLogProbsFromHidden(const at::Tensor& hidden, const at::
   if (t < 2) {
     result.sum_log_probs = torch::zeros({n}, float_options);
     result.sum_mean_logits = torch::zeros({n}, float_options);
+    if (options.keep_token_log_probs) result.token_log_probs = torch::zeros({0}, float_options);
     return result;
   }
   // Position t-1 predicts token t: (N, T-1) predictors and targets, flattened to the M
@@ -49,6 +50,8 @@ SequenceLogProbs SequenceLogProbsFromHidden(const at::Tensor& hidden, const at::
       FusedLinearLogProbs(predictors, output_embedding, targets, options.chunk_tokens);
   result.sum_log_probs = torch::zeros({n}, float_options).index_add(0, sequence_of_row, token_log_probs);
   result.sum_mean_logits = torch::zeros({n}, float_options).index_add(0, sequence_of_row, token_mean_logits);
+  // `rows` ascends over the row-major (N, T-1) grid: tokens come sequence by sequence, in order.
+  if (options.keep_token_log_probs) result.token_log_probs = token_log_probs.detach();
   return result;
 }
 

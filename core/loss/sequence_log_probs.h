@@ -16,7 +16,8 @@ namespace dpo {
 class CausalLm;
 
 struct LogProbOptions {
-  int64_t chunk_tokens = 512;  // completion tokens per output-projection chunk
+  int64_t chunk_tokens = 512;         // completion tokens per output-projection chunk
+  bool keep_token_log_probs = false;  // also return each completion token's log-prob
 };
 
 struct SequenceLogProbs {
@@ -24,6 +25,9 @@ struct SequenceLogProbs {
   at::Tensor token_counts;     // (N,) int64: completion tokens per sequence
   at::Tensor sum_mean_logits;  // (N,) float32, no grad: sum over completion tokens of the
                                // vocabulary-mean logit (for TRL's logits/chosen metric)
+  at::Tensor token_log_probs;  // (M,) float32, no grad, only with keep_token_log_probs: every
+                               // completion token's log-prob, sequence 0's first, each sequence's
+                               // in position order (token_counts splits it)
 };
 
 // input_ids (N, T) int64 and completion_mask (N, T) bool, as built by CollateSequences:

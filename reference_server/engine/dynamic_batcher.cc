@@ -146,10 +146,13 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
     row_of[slot] = found->second;
   }
   std::vector<CacheEntry> entries;
+  std::vector<std::string> token_log_probs;
+  const bool wants_tokens = std::any_of(batch.begin(), batch.end(),
+                                        [](const Slot& slot) { return slot.item().token_log_probs != nullptr; });
   grpc::Status failure;
   const std::string what = "forward of a batch of " + std::to_string(rows.size()) + " sequences failed: ";
   try {
-    entries = Forward(batch, rows);
+    entries = Forward(batch, rows, wants_tokens ? &token_log_probs : nullptr);
   } catch (const c10::Error& e) {  // LibTorch's what() carries a backtrace: keep the message only
     failure = grpc::Status(grpc::StatusCode::INTERNAL, what + e.what_without_backtrace());
   } catch (const std::exception& e) {
@@ -169,6 +172,7 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
     Pending& request = *batch[slot].request;
     if (failure.ok()) {
       request.entries[batch[slot].index] = entries[row_of[slot]];
+      if (std::string* out = batch[slot].item().token_log_probs) *out = token_log_probs[row_of[slot]];
     } else if (request.status.ok()) {
       request.status = failure;
     }
@@ -179,7 +183,8 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
   }
 }
 
-std::vector<CacheEntry> DynamicBatcher::Forward(const std::vector<Slot>& batch, const std::vector<std::size_t>& rows) {
+std::vector<CacheEntry> DynamicBatcher::Forward(const std::vector<Slot>& batch, const std::vector<std::size_t>& rows,
+                                                std::vector<std::string>* token_log_probs) {
   std::vector<const v1::Sequence*> sequences;
   sequences.reserve(rows.size());
   for (const std::size_t slot : rows) sequences.push_back(batch[slot].item().sequence);
@@ -188,8 +193,10 @@ std::vector<CacheEntry> DynamicBatcher::Forward(const std::vector<Slot>& batch, 
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.debug_forward_delay_ms));
   }
   const c10::Device device = model_->OutputEmbedding().device();  // where the weights live
+  LogProbOptions log_prob_options = options_.log_probs;
+  log_prob_options.keep_token_log_probs = token_log_probs != nullptr;
   const SequenceLogProbs scores = ComputeSequenceLogProbs(*model_, collated.input_ids.to(device),
-                                                          collated.completion_mask.to(device), options_.log_probs);
+                                                          collated.completion_mask.to(device), log_prob_options);
   const at::Tensor sums = scores.sum_log_probs.to(torch::kCPU, torch::kFloat32).contiguous();  // (N,)
   const at::Tensor counts = scores.token_counts.to(torch::kCPU, torch::kInt64).contiguous();  // (N,)
   const float* sum_data = sums.data_ptr<float>();
@@ -198,6 +205,15 @@ std::vector<CacheEntry> DynamicBatcher::Forward(const std::vector<Slot>& batch, 
   for (std::size_t row = 0; row < rows.size(); ++row) {
     entries[row].sum_log_prob = sum_data[row];
     entries[row].completion_tokens = static_cast<int32_t>(count_data[row]);
+  }
+  if (token_log_probs != nullptr) {
+    const at::Tensor tokens = scores.token_log_probs.to(torch::kCPU, torch::kFloat32).contiguous();  // (M,)
+    token_log_probs->resize(rows.size());
+    int64_t offset = 0;
+    for (std::size_t row = 0; row < rows.size(); ++row) {
+      (*token_log_probs)[row] = PackFloat32(tokens.slice(0, offset, offset + count_data[row]));
+      offset += count_data[row];
+    }
   }
   return entries;
 }

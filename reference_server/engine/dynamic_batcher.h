@@ -47,6 +47,9 @@ struct BatcherOptions {
 struct BatchItem {
   const v1::Sequence* sequence = nullptr;  // validated (ValidateScoreRequest) before Submit
   CacheKey key{};                          // MakeCacheKey of the sequence; the cache record's key
+  // When set, receives the sequence's per-token completion log-probs (PackFloat32) before
+  // `done` runs. Borrowed like `sequence`.
+  std::string* token_log_probs = nullptr;
 };
 
 // Called once per accepted request, on the worker thread, after its last item was computed:
@@ -99,8 +102,10 @@ class DynamicBatcher {
   // Under mutex_: moves queued items into a batch within the token budget (at least one).
   std::vector<Slot> TakeBatch();
   void RunBatch(const std::vector<Slot>& batch);
-  // The forward over the slots `rows` (distinct keys): one entry per row. Throws on any failure.
-  std::vector<CacheEntry> Forward(const std::vector<Slot>& batch, const std::vector<std::size_t>& rows);
+  // The forward over the slots `rows` (distinct keys): one entry per row and, when
+  // `token_log_probs` is non-null, each row's packed per-token log-probs. Throws on any failure.
+  std::vector<CacheEntry> Forward(const std::vector<Slot>& batch, const std::vector<std::size_t>& rows,
+                                  std::vector<std::string>* token_log_probs);
   void WriteCache(const std::vector<Slot>& batch, const std::vector<std::size_t>& rows,
                   const std::vector<CacheEntry>& entries);
 

@@ -46,13 +46,9 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
   ++requests_;
   grpc::Status status = ValidateScoreRequest(request, fingerprint_, limits_);
   if (!status.ok()) return Finish(done, status, 0);
-  if (request.return_token_log_probs()) {
-    return Finish(done,
-                  grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                               "return_token_log_probs: per-token log-probs are not served by this server "
-                               "version; request sums only"),
-                  0);
-  }
+  // The cache holds sums only: a request for per-token log-probs is computed afresh (and its
+  // sums still refresh the cache).
+  const bool want_tokens = request.return_token_log_probs();
   const int count = request.sequences_size();
   std::vector<CacheKey> keys;
   keys.reserve(static_cast<std::size_t>(count));
@@ -61,7 +57,7 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
                                 static_cast<std::size_t>(sequence.token_ids_size()), sequence.completion_start()));
   }
   std::vector<std::optional<CacheEntry>> cached(keys.size());
-  if (cache_ != nullptr) {
+  if (cache_ != nullptr && !want_tokens) {
     try {
       cached = cache_->Lookup(keys);
     } catch (const std::exception& e) {
@@ -77,7 +73,8 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
     if (cached[row]) {
       SetScore(score, *cached[row], /*from_cache=*/true);
     } else {
-      misses.push_back(BatchItem{&request.sequences(i), keys[row]});
+      misses.push_back(
+          BatchItem{&request.sequences(i), keys[row], want_tokens ? score->mutable_token_log_probs() : nullptr});
       miss_rows->push_back(i);
     }
   }

@@ -45,8 +45,7 @@ class ScoreEngine {
   // Answers `request` into `*response` (which must be empty). `done` runs either before Score
   // returns (validation errors, all sequences cached) or later on the batcher's thread; both
   // `request` and `response` must stay valid until it has run. Status codes: those of
-  // ValidateScoreRequest (request_validation.h), UNIMPLEMENTED for return_token_log_probs (the
-  // cache and the core keep sums only), RESOURCE_EXHAUSTED when the batcher's queue is full,
+  // ValidateScoreRequest (request_validation.h), RESOURCE_EXHAUSTED when the batcher's queue is full,
   // UNAVAILABLE once Shutdown began, INTERNAL naming the failure of a cache read or a forward.
   void Score(const v1::ScoreRequest& request, v1::ScoreResponse* response, ScoreDone done);
 

@@ -1,5 +1,5 @@
 // Tests of ScoreEngine: misses computed then served from the cache in request order, validation
-// codes passed through and counted, unimplemented per-token log-probs, and the queue-full path.
+// codes passed through and counted, per-token log-probs, and the queue-full path.
 #include "reference_server/engine/score_engine.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 
 #include <future>
 
+#include "reference_server/wire/score_wire.h"
 #include "tests/unit/reference_server/engine/engine_test_util.h"
 
 namespace dpo {
@@ -89,6 +90,36 @@ TEST_F(ScoreEngineTest, MissesAreComputedThenServedFromTheCacheInRequestOrder) {
   EXPECT_EQ(stats.cache.misses, 5U);
 }
 
+TEST_F(ScoreEngineTest, PerTokenLogProbsMatchTheFullLogitsAndBypassTheSumCache) {
+  const std::vector<v1::Sequence> sequences = RandomSequences(3, 30, 23);
+  ScoreEngine engine(reference_, cache_.get(), Batcher(), ScoreLimits{});
+  v1::ScoreResponse warm;
+  ASSERT_TRUE(Score(engine, Request(sequences), &warm).ok());  // sums now cached
+  v1::ScoreRequest request = Request(sequences);
+  request.set_return_token_log_probs(true);
+  v1::ScoreResponse response;
+  const grpc::Status status = Score(engine, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  for (int i = 0; i < 3; ++i) {
+    const v1::Sequence& sequence = sequences[static_cast<std::size_t>(i)];
+    const v1::SequenceScore& score = response.scores(i);
+    EXPECT_FALSE(score.from_cache()) << "the cache holds sums only";
+    const at::Tensor tokens = UnpackFloat32(score.token_log_probs(), "token_log_probs");
+    ASSERT_EQ(tokens.numel(), score.completion_tokens());
+    EXPECT_NEAR(tokens.sum().item<double>(), score.sum_log_prob(), 1e-4);
+    std::vector<int64_t> ids(sequence.token_ids().begin(), sequence.token_ids().end());
+    torch::NoGradGuard no_grad;
+    const at::Tensor log_probs =
+        torch::log_softmax(reference_.model->Logits(torch::tensor(ids).unsqueeze(0)).squeeze(0), -1);  // (T, V)
+    for (int64_t k = 0; k < tokens.numel(); ++k) {
+      const int64_t position = sequence.completion_start() + k;
+      EXPECT_NEAR(tokens[k].item<double>(), log_probs[position - 1][ids[static_cast<std::size_t>(position)]].item<double>(),
+                  1e-5)
+          << i << " " << k;
+    }
+  }
+}
+
 TEST_F(ScoreEngineTest, BadRequestsGetValidationCodesAndAreCounted) {
   ScoreEngine engine(reference_, cache_.get(), Batcher(), ScoreLimits{});
   const std::vector<v1::Sequence> sequences = RandomSequences(2, 10, 23);
@@ -107,8 +138,6 @@ TEST_F(ScoreEngineTest, BadRequestsGetValidationCodesAndAreCounted) {
        grpc::StatusCode::INVALID_ARGUMENT, "sequences[1].token_ids[0]: 259 outside the vocabulary [0, 259)"},
       {"too long", [](v1::ScoreRequest& r) { for (int t = 0; t < 64; ++t) r.mutable_sequences(0)->add_token_ids(1); },
        grpc::StatusCode::OUT_OF_RANGE, "sequences[0].token_ids: "},
-      {"per-token log-probs", [](v1::ScoreRequest& r) { r.set_return_token_log_probs(true); },
-       grpc::StatusCode::UNIMPLEMENTED, "return_token_log_probs: "},
   };
   for (const Case& c : cases) {
     v1::ScoreRequest request = Request(sequences);
