@@ -93,7 +93,7 @@ void Trainer::Setup(bool for_training) {
   State& s = *state_;
   const bool writer = communicator_.rank() == 0;
   if (config_.training.threads > 0) torch::set_num_threads(static_cast<int>(config_.training.threads));
-  if (writer) std::filesystem::create_directories(config_.output.dir);
+  if (writer && for_training) std::filesystem::create_directories(config_.output.dir);
 
   s.loss = std::make_unique<DpoLoss>(config_.training.loss);
   const bool remote = config_.reference.mode == "server";
