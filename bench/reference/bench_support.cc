@@ -11,9 +11,6 @@
 #include <thread>
 
 #include "core/model/causal_lm.h"
-#include "core/model/pretrained.h"
-#include "core/tokenizer/tokenizer.h"
-#include "core/tokenizer/tokenizer_files.h"
 
 namespace dpo::bench {
 
@@ -27,10 +24,7 @@ ModelConfig BenchModelConfig() {
 }
 
 std::shared_ptr<CausalLm> WriteBenchModel(const std::string& dir, uint64_t seed) {
-  std::shared_ptr<CausalLm> model = CreateCausalLm(BenchModelConfig(), seed);
-  SaveModelDirectory(*model, dir);
-  SaveTokenizerFiles(*CreateTokenizer("byte"), dir);
-  return model;
+  return testing::WriteModel(dir, seed, BenchModelConfig());
 }
 
 std::unique_ptr<testing::ServerProcess> StartServer(const std::string& model_dir, const std::string& cache_dir,

@@ -48,6 +48,19 @@ PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, 
   return dataset;
 }
 
+// Sums `totals` (loss, pair metrics, tokens) over every rank, in place.
+void ReduceTotals(Communicator& communicator, StepTotals& totals) {
+  std::vector<double> sums = totals.metrics.Pack();
+  sums.push_back(totals.loss);
+  sums.push_back(static_cast<double>(totals.tokens));
+  communicator.AllReduceSum(sums);
+  totals.tokens = static_cast<int64_t>(sums.back());
+  sums.pop_back();
+  totals.loss = sums.back();
+  sums.pop_back();
+  totals.metrics = PairMetricSums::Unpack(sums);
+}
+
 // Metric sums of the steps since the last log line.
 struct LogInterval {
   int64_t steps = 0;
@@ -271,15 +284,7 @@ void Trainer::TrainStep() {
     std::vector<at::Tensor> gradients;
     for (auto& parameter : parameters) gradients.push_back(parameter.grad());
     communicator_.AllReduceSum(gradients);
-    std::vector<double> sums = totals.metrics.Pack();
-    sums.push_back(totals.loss);
-    sums.push_back(static_cast<double>(totals.tokens));
-    communicator_.AllReduceSum(sums);
-    totals.tokens = static_cast<int64_t>(sums.back());
-    sums.pop_back();
-    totals.loss = sums.back();
-    sums.pop_back();
-    totals.metrics = PairMetricSums::Unpack(sums);
+    ReduceTotals(communicator_, totals);
   }
   const double max_norm = t.max_grad_norm > 0 ? t.max_grad_norm : std::numeric_limits<double>::infinity();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
@@ -357,14 +362,7 @@ void Trainer::Evaluate() {
       s.step_runner->Run(pairs, indices, normalizer, nullptr, /*backward=*/false, totals);
     }
   }
-  if (communicator_.world_size() > 1) {
-    std::vector<double> sums = totals.metrics.Pack();
-    sums.push_back(totals.loss);
-    communicator_.AllReduceSum(sums);
-    totals.loss = sums.back();
-    sums.pop_back();
-    totals.metrics = PairMetricSums::Unpack(sums);
-  }
+  if (communicator_.world_size() > 1) ReduceTotals(communicator_, totals);
   nlohmann::json record = {{"step", s.trainer_state.step}, {"eval_loss", totals.loss}};
   for (const auto& [key, value] : totals.metrics.Means()) record["eval_" + key] = value;
   if (s.metrics_log) s.metrics_log->Write(record);

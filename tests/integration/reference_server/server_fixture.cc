@@ -45,7 +45,11 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
 }  // namespace
 
 std::shared_ptr<CausalLm> WriteTinyModel(const std::string& dir, uint64_t seed) {
-  std::shared_ptr<CausalLm> model = CreateCausalLm(TinyGpt2Config(), seed);
+  return WriteModel(dir, seed, TinyGpt2Config());
+}
+
+std::shared_ptr<CausalLm> WriteModel(const std::string& dir, uint64_t seed, const ModelConfig& config) {
+  std::shared_ptr<CausalLm> model = CreateCausalLm(config, seed);
   SaveModelDirectory(*model, dir);
   SaveTokenizerFiles(*CreateTokenizer("byte"), dir);
   return model;

@@ -16,7 +16,9 @@
 
 namespace dpo::testing {
 
-// Saves a tiny random GPT-2 (byte tokenizer record included) into `dir`; returns the model.
+// Saves a random GPT-2 of `config` (byte tokenizer record included) into `dir`; returns it.
+std::shared_ptr<CausalLm> WriteModel(const std::string& dir, uint64_t seed, const ModelConfig& config);
+// WriteModel with TinyGpt2Config().
 std::shared_ptr<CausalLm> WriteTinyModel(const std::string& dir, uint64_t seed);
 
 // Child environment: one BLAS/OpenMP thread.
