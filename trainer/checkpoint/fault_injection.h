@@ -1,5 +1,6 @@
-// Crash-test hook: kills the process with SIGKILL at a named point when the environment asks
-// for it, so tests can check that an interrupted checkpoint never damages the previous one.
+// Crash-test hook: kills, fails or stalls the process at a named point when the environment asks
+// for it, so tests can check that an interrupted checkpoint never damages the previous one and
+// that a failing or hanging rank ends the whole job.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +11,16 @@ namespace dpo {
 // The environment variable read by MaybeInjectFault; its value is "<point>:<step>".
 inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
 
-// If DPO_FAULT_INJECT equals "<point>:<step>" (e.g. "checkpoint.before_rename:20"), calls
-// raise(SIGKILL): the process dies at once, as on a power cut or an OOM kill, with no unwinding.
-// Otherwise does nothing. Reads the environment on every call (calls are rare: a few per
+// If DPO_FAULT_INJECT equals "<point>:<step>" (e.g. "checkpoint.before_rename:20"), acts by the
+// point's last component: "throw" throws Error(kInternal, "injected fault at <point>:<step>");
+// "hang" blocks the calling thread forever; anything else calls raise(SIGKILL): the process dies
+// at once, as on a power cut or an OOM kill, with no unwinding. Otherwise does nothing. Reads the environment on every call (calls are rare: a few per
 // checkpoint). Points used by CheckpointManager::Save:
 //   checkpoint.after_weights  model files written into the temp dir, optimizer not yet
 //   checkpoint.before_rename  temp dir complete and synced, not yet renamed to step-<N>
 //   checkpoint.after_rename   step-<N> in place, the `latest` pointer not yet updated
+// Points used by the training loop, before the gradient all-reduce of step <N> (1-based):
+//   rank<R>.throw, rank<R>.hang, rank<R>.kill   on rank R only
 void MaybeInjectFault(std::string_view point, int64_t step);
 
 }  // namespace dpo

@@ -1,5 +1,7 @@
-// dpo-train: one rank of a DPO job (world size 1 when started alone).
+// dpo-train: one rank of a DPO job. Started alone it is world size 1; started by mpirun
+// (`mpirun -np N dpo-train --config job.yaml`) each process is one rank of N.
 //   dpo-train --config job.yaml [--set section.key=value ...] [--print-config] [--dry-run]
+// A fatal error on any rank is printed with its rank and ends the whole job with its exit code.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -7,10 +9,15 @@
 #include "core/common/error.h"
 #include "core/common/run_main.h"
 #include "trainer/comm/communicator.h"
+#include "trainer/comm/watchdog.h"
 #include "trainer/config/job_config.h"
 #include "trainer/loop/trainer.h"
 #if DPO_WITH_GRPC
 #include "trainer/reference/remote/remote_reference_scorer.h"
+#endif
+#if DPO_WITH_MPI
+#include "trainer/comm/mpi_communicator.h"
+#include "trainer/comm/mpi_runtime.h"
 #endif
 
 namespace {
@@ -49,18 +56,47 @@ int main(int argc, char** argv) {
   app.add_flag("--dry-run", dry_run, "validate config and data, print the plan, do not train");
   CLI11_PARSE(app, argc, argv);
 
-  return dpo::RunMain("dpo-train", [&] {
+#if DPO_WITH_MPI
+  std::unique_ptr<dpo::MpiRuntime> mpi;
+  if (dpo::MpiRuntime::LaunchedByMpi()) {
+    const int code = dpo::RunMain("dpo-train", [&] {
+      mpi = std::make_unique<dpo::MpiRuntime>(&argc, &argv);
+      return 0;
+    });
+    if (code != 0) return code;
+  }
+  const int world_size = mpi ? mpi->world_size() : 1;
+  const std::string program = world_size > 1 ? "dpo-train rank " + std::to_string(mpi->rank()) : "dpo-train";
+#else
+  const int world_size = 1;
+  const std::string program = "dpo-train";
+#endif
+
+  const int code = dpo::RunMain(program.c_str(), [&] {
     const dpo::JobConfig config = dpo::JobConfig::Load(config_path, overrides);
     if (print_config) {
       std::cout << config.ToYaml();
       return 0;
     }
-    dpo::SingleProcessCommunicator communicator;
-    dpo::Trainer trainer(config, communicator, RemoteReference());
+    dpo::Watchdog watchdog(config.distributed.timeout_seconds, program, "distributed.timeout_seconds");
+    std::unique_ptr<dpo::Communicator> communicator = std::make_unique<dpo::SingleProcessCommunicator>();
+#if DPO_WITH_MPI
+    if (world_size > 1) {
+      communicator = std::make_unique<dpo::MpiCommunicator>(
+          &watchdog, static_cast<int64_t>(config.distributed.bucket_mb * 1024 * 1024));
+    }
+#endif
+    dpo::Trainer trainer(config, *communicator, RemoteReference(), &watchdog);
     if (dry_run) {
       trainer.DryRun(std::cout);
       return 0;
     }
     return trainer.Run();
   });
+#if DPO_WITH_MPI
+  // The other ranks may be blocked in a collective: end them all with this rank's code.
+  if (code != 0 && world_size > 1) mpi->Abort(code);
+#endif
+  (void)world_size;
+  return code;
 }

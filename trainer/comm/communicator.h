@@ -1,7 +1,8 @@
 // Communicator: how ranks agree. Gradients and metric sums are SUMMED across ranks: each
 // rank's loss is already normalised by the global batch (see LossNormalizer), so the sum is the
-// gradient of the global mean. Implementations: SingleProcessCommunicator (world size 1);
-// MPI (CPU) and NCCL (GPU) communicators join later behind the same interface.
+// gradient of the global mean. Implementations: SingleProcessCommunicator (world size 1),
+// MpiCommunicator (CPU tensors, MPI_Allreduce over flattened buckets) and NcclCommunicator
+// (CUDA tensors, built when LibTorch has CUDA).
 #pragma once
 
 #include <memory>
@@ -13,7 +14,8 @@
 namespace dpo {
 
 // Thread safety: every call is collective and made from one thread per rank, in the same order
-// on every rank.
+// on every rank. Failures throw dpo::Error; a collective that never completes is ended by the
+// Watchdog (exit 4), not by the communicator.
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -21,11 +23,14 @@ class Communicator {
   virtual int world_size() const = 0;
   virtual std::string Name() const = 0;
 
-  // In-place sum of each tensor across ranks.
+  // In-place sum of each tensor across ranks. Every rank passes tensors of the same shapes and
+  // dtypes in the same order. Undefined tensors are not allowed.
   virtual void AllReduceSum(std::vector<at::Tensor>& tensors) = 0;
   virtual void AllReduceSum(std::vector<double>& values) = 0;
-  // Every rank receives root's `value`.
+  // Every rank receives root's `value` (its length may differ across ranks beforehand).
   virtual void Broadcast(std::string& value, int root) = 0;
+  // Every rank's tensors are overwritten in place with root's (same shapes and dtypes).
+  virtual void Broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
 };
 
 class SingleProcessCommunicator final : public Communicator {
@@ -36,6 +41,7 @@ class SingleProcessCommunicator final : public Communicator {
   void AllReduceSum(std::vector<at::Tensor>&) override {}
   void AllReduceSum(std::vector<double>&) override {}
   void Broadcast(std::string&, int) override {}
+  void Broadcast(std::vector<at::Tensor>&, int) override {}
 };
 
 }  // namespace dpo

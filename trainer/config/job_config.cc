@@ -14,7 +14,8 @@
 namespace dpo {
 namespace {
 
-const std::vector<std::string> kSections = {"model", "tokenizer", "data", "training", "reference", "output", "metrics"};
+const std::vector<std::string> kSections = {"model", "tokenizer", "data", "training", "reference", "output", "metrics",
+                                            "distributed"};
 
 // Keys holding paths. In the job file they are relative to the file; on the command line, to
 // the working directory, as a shell user expects.
@@ -112,7 +113,7 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     }
     seen_sections.push_back(name);
     if (std::find(kSections.begin(), kSections.end(), name) == kSections.end()) {
-      problems.push_back(name + ": unknown section (known: model, tokenizer, data, training, reference, output, metrics)");
+      problems.push_back(name + ": unknown section (known: model, tokenizer, data, training, reference, output, metrics, distributed)");
     }
   }
 
@@ -209,6 +210,12 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
   {
     YamlSectionReader reader(sections["metrics"], "metrics", &problems);
     reader.Read("progress", config.metrics.progress);
+    reader.ReportUnknownKeys();
+  }
+  {
+    YamlSectionReader reader(sections["distributed"], "distributed", &problems);
+    reader.Read("timeout_seconds", config.distributed.timeout_seconds);
+    reader.Read("bucket_mb", config.distributed.bucket_mb);
     reader.ReportUnknownKeys();
   }
   // Architecture keys only make sense for a random model.
@@ -316,6 +323,12 @@ std::vector<std::string> JobConfig::Validate() const {
   if (metrics.progress != "auto" && metrics.progress != "always" && metrics.progress != "never") {
     problems.push_back("metrics.progress=\"" + metrics.progress + "\" must be one of: auto, always, never");
   }
+  if (!(distributed.timeout_seconds >= 0)) {
+    problems.push_back("distributed.timeout_seconds=" + Number(distributed.timeout_seconds) + " must be >= 0 (0 disables)");
+  }
+  if (!(distributed.bucket_mb > 0 && distributed.bucket_mb <= 4096)) {
+    problems.push_back("distributed.bucket_mb=" + Number(distributed.bucket_mb) + " must be in (0, 4096]");
+  }
   return problems;
 }
 
@@ -382,6 +395,8 @@ std::string JobConfig::ToYaml() const {
       << YAML::EndMap;
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
       << metrics.progress << YAML::EndMap;
+  out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap << YAML::Key << "timeout_seconds" << YAML::Value
+      << distributed.timeout_seconds << YAML::Key << "bucket_mb" << YAML::Value << distributed.bucket_mb << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -390,6 +405,10 @@ std::string JobConfig::TrainingHash() const {
   JobConfig math = *this;
   math.output = OutputSection{};
   math.metrics = MetricsSection{};
+  math.distributed = DistributedSection{};
+  // The loss is the mean over the global batch however it is split (checked on resume).
+  math.training.per_device_batch_size = TrainingSection{}.per_device_batch_size;
+  math.training.gradient_accumulation_steps = TrainingSection{}.gradient_accumulation_steps;
   // Where and how the reference is reached does not change the math; which model it is, is
   // checked by its fingerprint.
   const ReferenceSection reference = math.reference;

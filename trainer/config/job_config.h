@@ -1,5 +1,5 @@
 // The job file of dpo-train: one YAML document with the sections model, tokenizer, data,
-// training, reference, output and metrics, plus `--set section.key=value` overrides.
+// training, reference, output, metrics and distributed, plus `--set section.key=value` overrides.
 // Defaults follow TRL / HF TrainingArguments where they have one.
 #pragma once
 
@@ -66,6 +66,14 @@ struct OutputSection {
   std::string resume = "auto";   // auto, never, or a checkpoint directory
 };
 
+// How ranks cooperate (no effect on the math; not part of TrainingHash).
+struct DistributedSection {
+  // Longest a collective (all-reduce, broadcast) or one reference fetch may take before the
+  // rank ends the job with exit code 4. 0 disables the watchdog.
+  double timeout_seconds = 600;
+  double bucket_mb = 25;  // gradient all-reduce bucket size, MiB
+};
+
 struct MetricsSection {
   std::string progress = "auto";  // auto (when stderr is a terminal), always, never
 };
@@ -80,6 +88,7 @@ struct JobConfig {
   ReferenceSection reference;
   OutputSection output;
   MetricsSection metrics;
+  DistributedSection distributed;
 
   // Reads a job file and applies overrides ("section.key=value", the value parsed as YAML, so
   // `training.loss_type=[sigmoid,sft]` works). Relative data and model paths are resolved
@@ -97,8 +106,9 @@ struct JobConfig {
   // --print-config, stored in checkpoints, and hashed to check that ranks and resumed runs agree.
   std::string ToYaml() const;
   // SHA-256 hex of the settings that change the math of training (everything but output.*,
-  // metrics.* and how the reference server is reached), so a resumed or restarted run can prove
-  // it computes the same thing.
+  // metrics.*, distributed.*, how the reference server is reached, and how the global batch is
+  // split into micro-batches and ranks: the global batch size itself is checked on resume), so
+  // a resumed or restarted run can prove it computes the same thing.
   std::string TrainingHash() const;
 };
 

@@ -25,6 +25,8 @@ void InstallStopSignalHandlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // mpirun forwards SIGUSR1 to every rank without ending the job: dpo-launch's graceful stop.
+  sigaction(SIGUSR1, &action, nullptr);
 }
 
 int StopRequested() { return g_stop_signal; }

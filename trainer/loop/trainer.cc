@@ -9,19 +9,24 @@
 #include <iostream>
 
 #include "core/common/error.h"
+#include "core/common/sha256.h"
 #include "core/data/pair_sampler.h"
 #include "core/data/preference_reader.h"
 #include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
+#include "trainer/checkpoint/fault_injection.h"
 #include "trainer/comm/communicator.h"
+#include "trainer/comm/watchdog.h"
 #include "trainer/loop/lr_schedule.h"
 #include "trainer/loop/metrics_log.h"
 #include "trainer/loop/model_setup.h"
 #include "trainer/loop/preference_step.h"
+#include "trainer/loop/rank_agreement.h"
 #include "trainer/loop/stop_signal.h"
 #include "trainer/reference/reference_scorer.h"
+#include "trainer/reference/watched_reference_scorer.h"
 
 namespace dpo {
 namespace {
@@ -30,11 +35,12 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
+// `report`: write rejects.jsonl and the summary line (rank 0 of a training run).
 PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, const DataOptions& options,
-                           const std::string& rejects_path, bool write_files) {
+                           const std::string& rejects_path, bool report) {
   PreferenceDataset dataset = LoadPreferenceData(path, tokenizer, options);
-  if (!dataset.rejected.empty()) {
-    if (write_files) WriteRejects(rejects_path, dataset);
+  if (!dataset.rejected.empty() && report) {
+    WriteRejects(rejects_path, dataset);
     std::cerr << path << ": " << dataset.rejected.size() << " of " << dataset.rows_read
               << " rows skipped or dropped (";
     bool first = true;
@@ -68,8 +74,17 @@ struct LogInterval {
   PairMetricSums metrics;
   int64_t tokens = 0;
   int64_t pairs = 0;
+  double grad_sync_seconds = 0;  // time in the gradient all-reduce
   Clock::time_point started = Clock::now();
 };
+
+// The tensors that define a model's state: parameters (detached views) and buffers.
+std::vector<at::Tensor> StateTensors(torch::nn::Module& module) {
+  std::vector<at::Tensor> tensors;
+  for (const auto& parameter : module.parameters()) tensors.push_back(parameter.detach());
+  for (const auto& buffer : module.buffers()) tensors.push_back(buffer);
+  return tensors;
+}
 
 }  // namespace
 
@@ -96,8 +111,12 @@ struct Trainer::State {
   int64_t steps_this_run = 0;
 };
 
-Trainer::Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference)
-    : config_(std::move(config)), communicator_(communicator), remote_reference_(std::move(remote_reference)) {}
+Trainer::Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference,
+                 Watchdog* watchdog)
+    : config_(std::move(config)),
+      communicator_(communicator),
+      remote_reference_(std::move(remote_reference)),
+      watchdog_(watchdog) {}
 
 Trainer::~Trainer() = default;
 
@@ -123,6 +142,7 @@ void Trainer::Setup(bool for_training) {
                                             communicator_.rank(), communicator_.world_size());
   s.total_steps = t.max_steps > 0 ? t.max_steps : t.epochs * s.sampler->StepsPerEpoch();
   if (!for_training) return;
+  AgreeOnStart();
 
   const LogProbOptions log_prob_options{config_.model.log_prob_chunk_tokens};
   if (s.loss->needs_reference()) {
@@ -135,12 +155,15 @@ void Trainer::Setup(bool for_training) {
       s.reference = std::make_unique<LocalReferenceScorer>(
           s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);
     }
+    if (watchdog_ != nullptr) s.reference = std::make_unique<WatchedReferenceScorer>(std::move(s.reference), *watchdog_);
     s.reference_fingerprint = s.reference->Fingerprint();
     if (config_.reference.precompute) {
       const auto started = Clock::now();
       s.precomputed = PreferenceStep::Precompute(*s.reference, s.train.pairs, t.per_device_batch_size, tokenizer.PadId());
-      std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in " << Seconds(started)
-                << " s\n";
+      if (writer) {
+        std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in "
+                  << Seconds(started) << " s\n";
+      }
     }
   }
   s.step_runner = std::make_unique<PreferenceStep>(*s.models.policy, s.reference.get(), *s.loss, tokenizer.PadId(),
@@ -158,35 +181,83 @@ void Trainer::Setup(bool for_training) {
   s.trainer_state.config_hash = config_.TrainingHash();
   s.trainer_state.reference_fingerprint = s.reference_fingerprint;
   s.trainer_state.world_size = communicator_.world_size();
-  int64_t resumed_step = -1;
-  if (const auto checkpoint = s.checkpoints->FindResumeCheckpoint(config_.output.resume)) {
-    const TrainerState restored = s.checkpoints->Load(*checkpoint, *s.models.policy, *s.optimizer);
-    if (restored.config_hash != s.trainer_state.config_hash) {
-      throw InvalidInput(*checkpoint + " was written by a job with other training settings (config hash " +
-                         restored.config_hash + ", this job " + s.trainer_state.config_hash +
-                         "); restore the job file or set output.resume=never");
-    }
-    if (restored.reference_fingerprint != s.reference_fingerprint) {
-      throw Error(ErrorKind::kReferenceUnavailable,
-                  *checkpoint + " was trained against the reference model with fingerprint " +
-                      restored.reference_fingerprint + ", but the reference now has fingerprint " +
-                      s.reference_fingerprint);
-    }
-    if (restored.world_size != communicator_.world_size()) {
-      throw InvalidInput(*checkpoint + " was written with world_size=" + std::to_string(restored.world_size) +
-                         "; resuming with world_size=" + std::to_string(communicator_.world_size()) +
-                         " is not supported (the sampler's shards would differ)");
-    }
-    s.trainer_state = restored;
-    s.sampler->Restore(restored.sampler);
-    RestoreTorchRngState(restored.torch_rng_state);
-    resumed_step = restored.step;
-    s.last_saved_step = restored.step;
-    std::cerr << "resumed from " << *checkpoint << " at step " << restored.step << "\n";
+  s.trainer_state.extra["global_batch_size"] = global_batch;
+  ResumeIfPossible();
+  if (communicator_.world_size() > 1) {
+    CheckRanksAgree(communicator_,
+                    "weights:\n  policy: " + ModelFingerprint(*s.models.policy, tokenizer.Name()) +
+                        "\n  reference: " + s.reference_fingerprint + "\n  step: " + std::to_string(s.trainer_state.step) + "\n",
+                    "the weights");
   }
+  const int64_t resumed_step = s.last_saved_step;
   if (writer) s.metrics_log = std::make_unique<MetricsLog>(config_.output.dir + "/metrics.jsonl", resumed_step);
-  s.progress = std::make_unique<ProgressLine>(config_.metrics.progress);
+  s.progress = std::make_unique<ProgressLine>(writer ? config_.metrics.progress : std::string("never"));
   s.models.policy->module().train();
+}
+
+void Trainer::AgreeOnStart() {
+  if (communicator_.world_size() == 1) return;
+  std::string description = config_.ToYaml() + "data_files:\n  train: " + Sha256FileHex(config_.data_train) + "\n";
+  if (!config_.data_eval.empty()) description += "  eval: " + Sha256FileHex(config_.data_eval) + "\n";
+  CheckRanksAgree(communicator_, description, "the job");
+  // Every rank starts from rank 0's initial weights (checked again after a resume).
+  std::vector<at::Tensor> tensors = StateTensors(state_->models.policy->module());
+  communicator_.Broadcast(tensors, 0);
+}
+
+void Trainer::ResumeIfPossible() {
+  State& s = *state_;
+  // Rank 0 chooses the checkpoint (falling back past damaged ones); every rank loads that one.
+  std::string checkpoint;
+  if (communicator_.rank() == 0) {
+    if (const auto found = s.checkpoints->FindResumeCheckpoint(config_.output.resume)) checkpoint = *found;
+  }
+  communicator_.Broadcast(checkpoint, 0);
+  if (checkpoint.empty()) return;
+
+  const TrainerState restored = s.checkpoints->Load(checkpoint, *s.models.policy, *s.optimizer);
+  if (restored.config_hash != s.trainer_state.config_hash) {
+    throw InvalidInput(checkpoint + " was written by a job with other training settings (config hash " +
+                       restored.config_hash + ", this job " + s.trainer_state.config_hash +
+                       "); restore the job file or set output.resume=never");
+  }
+  if (restored.reference_fingerprint != s.reference_fingerprint) {
+    throw Error(ErrorKind::kReferenceUnavailable,
+                checkpoint + " was trained against the reference model with fingerprint " +
+                    restored.reference_fingerprint + ", but the reference now has fingerprint " + s.reference_fingerprint);
+  }
+  // The sampler's order depends on the global batch only; ranks take slices of it. So another
+  // world size re-shards exactly when the global batch is unchanged.
+  const int64_t global_batch = s.sampler->global_batch_size();
+  const int64_t restored_global = restored.extra.value("global_batch_size", int64_t{-1});
+  const TrainingSection& t = config_.training;
+  if (restored_global != global_batch) {
+    throw InvalidInput(checkpoint + " was written with world_size=" + std::to_string(restored.world_size) +
+                       " and a global batch of " + std::to_string(restored_global) + " pairs; this job has world_size=" +
+                       std::to_string(communicator_.world_size()) + " and a global batch of " +
+                       std::to_string(global_batch) + " (per_device_batch_size " + std::to_string(t.per_device_batch_size) +
+                       " x gradient_accumulation_steps " + std::to_string(t.gradient_accumulation_steps) + " x " +
+                       std::to_string(communicator_.world_size()) +
+                       " ranks). The sampler re-shards exactly only for the same global batch: choose "
+                       "per_device_batch_size x gradient_accumulation_steps x world_size = " +
+                       std::to_string(restored_global));
+  }
+  if (restored.world_size != communicator_.world_size() && communicator_.rank() == 0) {
+    std::cerr << "re-sharding " << checkpoint << " exactly from world_size=" << restored.world_size << " to "
+              << communicator_.world_size() << " (same global batch of " << global_batch << " pairs)\n";
+  }
+  s.trainer_state = restored;
+  s.trainer_state.world_size = communicator_.world_size();
+  s.sampler->Restore(restored.sampler);
+  RestoreTorchRngState(restored.torch_rng_state);
+  s.last_saved_step = restored.step;
+  if (communicator_.rank() == 0) std::cerr << "resumed from " << checkpoint << " at step " << restored.step << "\n";
+}
+
+bool Trainer::AgreeToStop() {
+  std::vector<double> requested{StopRequested() != 0 ? 1.0 : 0.0};
+  communicator_.AllReduceSum(requested);
+  return requested[0] > 0;
 }
 
 void Trainer::DryRun(std::ostream& out) {
@@ -217,11 +288,14 @@ int Trainer::Run() {
   s.run_started = Clock::now();
   s.interval = LogInterval{};
   while (s.trainer_state.step < s.total_steps) {
-    if (const int signal_number = StopRequested()) {
+    if (AgreeToStop()) {
       s.progress->Finish();
       SaveCheckpoint();
-      std::cerr << "stopped by signal " << signal_number << " at step " << s.trainer_state.step
-                << "; checkpoint written, resume with output.resume=auto\n";
+      if (communicator_.rank() == 0) {
+        const int signal_number = StopRequested();
+        std::cerr << "stopped by " << (signal_number != 0 ? "signal " + std::to_string(signal_number) : "a signal to another rank")
+                  << " at step " << s.trainer_state.step << "; checkpoint written, resume with output.resume=auto\n";
+      }
       return 0;
     }
     try {
@@ -249,6 +323,7 @@ void Trainer::TrainStep() {
   State& s = *state_;
   const TrainingSection& t = config_.training;
   const int64_t step = s.trainer_state.step;
+  if (watchdog_ != nullptr) watchdog_->SetStep(step + 1);
   const double learning_rate = s.schedule->At(step);
   for (auto& group : s.optimizer->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
@@ -275,19 +350,45 @@ void Trainer::TrainStep() {
     }
   }
   StepTotals totals;
-  for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
-    s.step_runner->Run(s.train.pairs, micro_batch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
+  std::optional<Error> reference_failure;
+  try {
+    for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
+      s.step_runner->Run(s.train.pairs, micro_batch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
+    }
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
+    reference_failure = e;
   }
+  const std::string fault_point = "rank" + std::to_string(communicator_.rank());
+  for (const char* action : {".throw", ".hang", ".kill"}) MaybeInjectFault(fault_point + action, step + 1);
 
   auto parameters = s.models.policy->module().parameters();
+  double grad_sync_seconds = 0;
   if (communicator_.world_size() > 1) {
+    // All ranks skip the step together when any rank could not get its reference log-probs.
+    std::vector<double> failed{reference_failure ? 1.0 : 0.0};
+    communicator_.AllReduceSum(failed);
+    if (failed[0] > 0 && !reference_failure) {
+      reference_failure = Error(ErrorKind::kReferenceUnavailable,
+                                "step " + std::to_string(step + 1) + ": another rank could not get reference log-probs (see its log)");
+    }
+  }
+  if (reference_failure) throw *reference_failure;
+  if (communicator_.world_size() > 1) {
+    const auto sync_started = Clock::now();
     std::vector<at::Tensor> gradients;
-    for (auto& parameter : parameters) gradients.push_back(parameter.grad());
+    for (auto& parameter : parameters) {
+      if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
+      gradients.push_back(parameter.grad());
+    }
     communicator_.AllReduceSum(gradients);
+    grad_sync_seconds = Seconds(sync_started);
     ReduceTotals(communicator_, totals);
   }
   const double max_norm = t.max_grad_norm > 0 ? t.max_grad_norm : std::numeric_limits<double>::infinity();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+  // Gradients and totals are identical on every rank after the sync, so every rank takes the
+  // same skip decision.
   const bool finite = std::isfinite(totals.loss) && std::isfinite(grad_norm);
   if (finite) {
     s.optimizer->step();
@@ -318,6 +419,7 @@ void Trainer::TrainStep() {
   interval.metrics.Add(totals.metrics);
   interval.tokens += totals.tokens;
   interval.pairs += s.sampler->global_batch_size();
+  interval.grad_sync_seconds += grad_sync_seconds;
   const int64_t done = s.trainer_state.step;
   if (done % t.logging_steps != 0 && done != s.total_steps) return;
 
@@ -333,7 +435,11 @@ void Trainer::TrainStep() {
       {"pairs/s", static_cast<double>(interval.pairs) / seconds},
       {"tokens/s", static_cast<double>(interval.tokens) / seconds},
       {"skipped_steps", s.trainer_state.skipped_steps},
+      {"time/step_s", seconds / static_cast<double>(interval.steps)},
   };
+  if (communicator_.world_size() > 1) {
+    record["time/grad_sync_s"] = interval.grad_sync_seconds / static_cast<double>(interval.steps);
+  }
   for (const auto& [key, value] : means) record[key] = value;
   if (s.metrics_log) s.metrics_log->Write(record);
   const double per_step = Seconds(s.run_started) / static_cast<double>(s.steps_this_run);
@@ -371,6 +477,16 @@ void Trainer::Evaluate() {
 void Trainer::SaveCheckpoint() {
   State& s = *state_;
   if (communicator_.rank() == 0) {
+    // Every rank's cursor: the shared global position and the slice of the global batch it takes.
+    nlohmann::json rank_samplers = nlohmann::json::array();
+    const int64_t per_rank = s.sampler->per_rank_batch_size();
+    for (int rank = 0; rank < communicator_.world_size(); ++rank) {
+      rank_samplers.push_back({{"rank", rank},
+                               {"epoch", s.trainer_state.sampler.epoch},
+                               {"step_in_epoch", s.trainer_state.sampler.step_in_epoch},
+                               {"global_batch_positions", {rank * per_rank, (rank + 1) * per_rank}}});
+    }
+    s.trainer_state.extra["rank_samplers"] = rank_samplers;
     s.trainer_state.torch_rng_state = CaptureTorchRngState();
     const std::string directory = s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer,
                                                       *s.optimizer, s.trainer_state, config_.ToYaml());

@@ -13,6 +13,7 @@ namespace dpo {
 
 class Communicator;
 class ReferenceScorer;
+class Watchdog;
 
 // Makes the scorer of reference.mode=server (the gRPC client lives outside this library so that
 // dpo_trainer builds without gRPC).
@@ -20,9 +21,12 @@ using RemoteReferenceFactory = std::function<std::unique_ptr<ReferenceScorer>(co
 
 class Trainer {
  public:
-  // `communicator` must outlive the trainer. `remote_reference` may be empty when the binary was
-  // built without gRPC; reference.mode=server is then refused with a clear error.
-  Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference = {});
+  // `communicator` (and `watchdog`, when given) must outlive the trainer. `remote_reference` may
+  // be empty when the binary was built without gRPC; reference.mode=server is then refused with
+  // a clear error. With a watchdog, every reference fetch is watched (the communicator watches
+  // its own collectives) and the step it reports is kept current.
+  Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference = {},
+          Watchdog* watchdog = nullptr);
   ~Trainer();
 
   // Validates config and data and writes the plan (steps, pairs kept and dropped, tokens,
@@ -36,6 +40,9 @@ class Trainer {
  private:
   struct State;
   void Setup(bool for_training);
+  void AgreeOnStart();
+  void ResumeIfPossible();
+  bool AgreeToStop();
   void TrainStep();
   void Evaluate();
   void SaveCheckpoint();
@@ -44,6 +51,7 @@ class Trainer {
   JobConfig config_;
   Communicator& communicator_;
   RemoteReferenceFactory remote_reference_;
+  Watchdog* watchdog_;
   std::unique_ptr<State> state_;
 };
 

@@ -1,0 +1,54 @@
+// PlanBuckets: order, size limit, dtype breaks; Flatten/Unflatten: views, copies, round trip.
+#include "trainer/comm/gradient_buckets.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+
+namespace dpo {
+namespace {
+
+using Buckets = std::vector<std::vector<size_t>>;
+
+TEST(GradientBucketsTest, FillsBucketsInOrderUpToTheLimit) {
+  // 4-byte floats: 10, 10, 5, 30, 1 elements = 40, 40, 20, 120, 4 bytes; limit 80 bytes.
+  const std::vector<at::Tensor> tensors = {torch::zeros({10}), torch::zeros({2, 5}), torch::zeros({5}),
+                                           torch::zeros({30}), torch::zeros({1})};
+  EXPECT_EQ(PlanBuckets(tensors, 80), (Buckets{{0, 1}, {2}, {3}, {4}}));
+  EXPECT_EQ(PlanBuckets(tensors, 1 << 20), (Buckets{{0, 1, 2, 3, 4}}));
+  EXPECT_EQ(PlanBuckets(tensors, 1), (Buckets{{0}, {1}, {2}, {3}, {4}}));
+}
+
+TEST(GradientBucketsTest, ADtypeChangeStartsANewBucket) {
+  const std::vector<at::Tensor> tensors = {torch::zeros({2}), torch::zeros({2}, torch::kDouble), torch::zeros({2}, torch::kDouble),
+                                           torch::zeros({2})};
+  EXPECT_EQ(PlanBuckets(tensors, 1 << 20), (Buckets{{0}, {1, 2}, {3}}));
+}
+
+TEST(GradientBucketsTest, RejectsANonPositiveBucketSize) {
+  EXPECT_THROW(PlanBuckets({torch::zeros({1})}, 0), Error);
+}
+
+TEST(GradientBucketsTest, ASingleContiguousTensorIsReducedInPlace) {
+  std::vector<at::Tensor> tensors = {torch::arange(6, torch::kFloat).view({2, 3})};
+  const at::Tensor flat = FlattenBucket(tensors, {0});
+  EXPECT_EQ(flat.data_ptr(), tensors[0].data_ptr());
+  EXPECT_EQ(flat.sizes(), (std::vector<int64_t>{6}));
+}
+
+TEST(GradientBucketsTest, FlattenThenUnflattenRoundTripsThroughAModifiedBuffer) {
+  const at::Tensor transposed = torch::arange(6, torch::kFloat).view({2, 3}).t();  // not contiguous
+  std::vector<at::Tensor> tensors = {torch::arange(4, torch::kFloat), transposed, torch::ones({2, 2})};
+  const std::vector<at::Tensor> originals = {tensors[0].clone(), tensors[1].clone(), tensors[2].clone()};
+  at::Tensor flat = FlattenBucket(tensors, {0, 1, 2});
+  ASSERT_EQ(flat.numel(), 14);
+  EXPECT_TRUE(torch::equal(flat.narrow(0, 4, 6), transposed.reshape({-1})));
+  flat.mul_(2);  // what a sum over two equal ranks does
+  UnflattenBucket(flat, tensors, {0, 1, 2});
+  for (size_t i = 0; i < tensors.size(); ++i) EXPECT_TRUE(torch::equal(tensors[i], originals[i] * 2)) << i;
+  EXPECT_EQ(tensors[1].data_ptr(), transposed.data_ptr());  // written in place, not replaced
+}
+
+}  // namespace
+}  // namespace dpo

@@ -1,0 +1,49 @@
+// JobConfig: the distributed section and which settings TrainingHash covers.
+#include "trainer/config/job_config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/common/error.h"
+
+namespace dpo {
+namespace {
+
+const char* kJob = "data:\n  train: train.jsonl\ntraining:\n  per_device_batch_size: 4\n";
+
+JobConfig Parse(const std::vector<std::string>& overrides) { return JobConfig::Parse(kJob, "job.yaml", "/data", overrides); }
+
+std::string ErrorOf(const std::vector<std::string>& overrides) {
+  try {
+    Parse(overrides);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JobConfigTest, DistributedDefaultsAndOverrides) {
+  const JobConfig defaults = Parse({});
+  EXPECT_EQ(defaults.distributed.timeout_seconds, 600);
+  EXPECT_EQ(defaults.distributed.bucket_mb, 25);
+  const JobConfig set = Parse({"distributed.timeout_seconds=30", "distributed.bucket_mb=4"});
+  EXPECT_EQ(set.distributed.timeout_seconds, 30);
+  EXPECT_EQ(set.distributed.bucket_mb, 4);
+  EXPECT_NE(set.ToYaml().find("distributed:\n  timeout_seconds: 30\n  bucket_mb: 4"), std::string::npos) << set.ToYaml();
+}
+
+TEST(JobConfigTest, DistributedValuesAreValidated) {
+  EXPECT_NE(ErrorOf({"distributed.timeout_seconds=-1"}).find("distributed.timeout_seconds=-1 must be >= 0"), std::string::npos);
+  EXPECT_NE(ErrorOf({"distributed.bucket_mb=0"}).find("distributed.bucket_mb=0 must be in (0, 4096]"), std::string::npos);
+  EXPECT_NE(ErrorOf({"distributed.ranks=2"}).find("distributed.ranks"), std::string::npos);
+}
+
+TEST(JobConfigTest, TrainingHashIgnoresHowTheGlobalBatchIsSplitButNotTheMath) {
+  const std::string base = Parse({}).TrainingHash();
+  EXPECT_EQ(Parse({"training.per_device_batch_size=2", "training.gradient_accumulation_steps=2"}).TrainingHash(), base);
+  EXPECT_EQ(Parse({"distributed.timeout_seconds=5", "output.dir=/elsewhere"}).TrainingHash(), base);
+  EXPECT_NE(Parse({"training.learning_rate=0.5"}).TrainingHash(), base);
+  EXPECT_NE(Parse({"training.seed=7"}).TrainingHash(), base);
+}
+
+}  // namespace
+}  // namespace dpo

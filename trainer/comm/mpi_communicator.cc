@@ -1,0 +1,117 @@
+// Bucketed in-place MPI_Allreduce and MPI_Bcast of CPU tensors and small values.
+#include "trainer/comm/mpi_communicator.h"
+
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <climits>
+#include <sstream>
+
+#include "core/common/error.h"
+#include "trainer/comm/watchdog.h"
+
+namespace dpo {
+namespace {
+
+// MPI counts are int: larger messages go in pieces of at most this many elements.
+constexpr int64_t kMaxElementsPerCall = INT_MAX / 8;
+
+std::string Megabytes(int64_t bytes) {
+  std::ostringstream out;
+  out.precision(3);
+  out << static_cast<double>(bytes) / 1e6 << " MB";
+  return out.str();
+}
+
+void Check(int status, const char* call) {
+  if (status != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(status, text, &length);
+    throw Error(ErrorKind::kInternal, std::string(call) + " failed: " + std::string(text, static_cast<size_t>(length)));
+  }
+}
+
+// Sums a contiguous float32 / float64 CPU tensor across ranks, in place.
+void AllReduceContiguous(at::Tensor& flat) {
+  const MPI_Datatype type = flat.scalar_type() == at::kDouble ? MPI_DOUBLE : MPI_FLOAT;
+  char* data = static_cast<char*>(flat.data_ptr());
+  const int64_t element_size = flat.element_size();
+  for (int64_t start = 0; start < flat.numel(); start += kMaxElementsPerCall) {
+    const int count = static_cast<int>(std::min(kMaxElementsPerCall, flat.numel() - start));
+    Check(MPI_Allreduce(MPI_IN_PLACE, data + start * element_size, count, type, MPI_SUM, MPI_COMM_WORLD),
+          "MPI_Allreduce");
+  }
+}
+
+void BroadcastBytes(void* data, int64_t bytes, int root) {
+  char* base = static_cast<char*>(data);
+  for (int64_t start = 0; start < bytes; start += kMaxElementsPerCall) {
+    const int count = static_cast<int>(std::min(kMaxElementsPerCall, bytes - start));
+    Check(MPI_Bcast(base + start, count, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  }
+}
+
+}  // namespace
+
+MpiCommunicator::MpiCommunicator(Watchdog* watchdog, int64_t bucket_bytes)
+    : watchdog_(watchdog), bucket_bytes_(bucket_bytes) {
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &world_size_);
+}
+
+void MpiCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
+  int64_t bytes = 0;
+  for (const auto& tensor : tensors) {
+    if (!tensor.defined() || !tensor.device().is_cpu()) {
+      throw Error(ErrorKind::kInternal, "MpiCommunicator::AllReduceSum needs defined CPU tensors");
+    }
+    bytes += static_cast<int64_t>(tensor.numel() * tensor.element_size());
+  }
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) {
+    watched.emplace(watchdog_->Watch("all-reduce of " + std::to_string(tensors.size()) + " tensors (" + Megabytes(bytes) + ")"));
+  }
+  for (const auto& bucket : PlanBuckets(tensors, bucket_bytes_)) {
+    at::Tensor flat = FlattenBucket(tensors, bucket);
+    const bool native = flat.scalar_type() == at::kFloat || flat.scalar_type() == at::kDouble;
+    at::Tensor reduced = native ? flat : flat.to(at::kFloat);
+    AllReduceContiguous(reduced);
+    if (!native) flat.copy_(reduced);
+    UnflattenBucket(flat, tensors, bucket);
+  }
+}
+
+void MpiCommunicator::AllReduceSum(std::vector<double>& values) {
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("all-reduce of " + std::to_string(values.size()) + " values"));
+  Check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+        "MPI_Allreduce");
+}
+
+void MpiCommunicator::Broadcast(std::string& value, int root) {
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("broadcast from rank " + std::to_string(root)));
+  int64_t length = static_cast<int64_t>(value.size());
+  Check(MPI_Bcast(&length, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+  value.resize(static_cast<size_t>(length));
+  BroadcastBytes(value.data(), length, root);
+}
+
+void MpiCommunicator::Broadcast(std::vector<at::Tensor>& tensors, int root) {
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) {
+    watched.emplace(watchdog_->Watch("broadcast of " + std::to_string(tensors.size()) + " tensors from rank " +
+                                     std::to_string(root)));
+  }
+  for (auto& tensor : tensors) {
+    if (!tensor.defined() || !tensor.device().is_cpu()) {
+      throw Error(ErrorKind::kInternal, "MpiCommunicator::Broadcast needs defined CPU tensors");
+    }
+    at::Tensor contiguous = tensor.is_contiguous() ? tensor : tensor.contiguous();
+    BroadcastBytes(contiguous.data_ptr(), static_cast<int64_t>(contiguous.numel() * contiguous.element_size()), root);
+    if (!contiguous.is_same(tensor)) tensor.copy_(contiguous);
+  }
+}
+
+}  // namespace dpo

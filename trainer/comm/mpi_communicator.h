@@ -1,0 +1,37 @@
+// MpiCommunicator: the Communicator of CPU ranks, over MPI_COMM_WORLD. Tensors are summed in
+// buckets (see gradient_buckets.h) with in-place MPI_Allreduce; every collective is watched by
+// the Watchdog. Requires an MpiRuntime; call only from the thread that created it.
+#pragma once
+
+#include <cstdint>
+
+#include "trainer/comm/communicator.h"
+#include "trainer/comm/gradient_buckets.h"
+
+namespace dpo {
+
+class Watchdog;
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // `watchdog` (may be null) must outlive the communicator.
+  explicit MpiCommunicator(Watchdog* watchdog, int64_t bucket_bytes = kDefaultBucketBytes);
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  std::string Name() const override { return "mpi"; }
+
+  // CPU tensors of float32, float64, float16 or bfloat16 (the last two are summed in float32).
+  void AllReduceSum(std::vector<at::Tensor>& tensors) override;
+  void AllReduceSum(std::vector<double>& values) override;
+  void Broadcast(std::string& value, int root) override;
+  void Broadcast(std::vector<at::Tensor>& tensors, int root) override;
+
+ private:
+  Watchdog* watchdog_;
+  int64_t bucket_bytes_;
+  int rank_ = 0;
+  int world_size_ = 1;
+};
+
+}  // namespace dpo
