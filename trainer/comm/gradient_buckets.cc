@@ -27,8 +27,32 @@ std::vector<std::vector<size_t>> PlanBuckets(const std::vector<at::Tensor>& tens
   return buckets;
 }
 
+namespace {
+
+// True when the bucket's tensors are contiguous and each starts where the previous one ends.
+bool BackToBack(const std::vector<at::Tensor>& tensors, const std::vector<size_t>& bucket) {
+  const at::Tensor& first = tensors[bucket.front()];
+  const char* expected = static_cast<const char*>(first.data_ptr());
+  for (const size_t index : bucket) {
+    const at::Tensor& tensor = tensors[index];
+    if (!tensor.is_contiguous() || !tensor.storage().is_alias_of(first.storage()) ||
+        static_cast<const char*>(tensor.data_ptr()) != expected) {
+      return false;
+    }
+    expected += tensor.numel() * tensor.element_size();
+  }
+  return true;
+}
+
+}  // namespace
+
 at::Tensor FlattenBucket(const std::vector<at::Tensor>& tensors, const std::vector<size_t>& bucket) {
-  if (bucket.size() == 1 && tensors[bucket.front()].is_contiguous()) return tensors[bucket.front()].view({-1});
+  if (BackToBack(tensors, bucket)) {
+    int64_t total = 0;
+    for (const size_t index : bucket) total += tensors[index].numel();
+    const at::Tensor& first = tensors[bucket.front()];
+    return first.as_strided({total}, {1}, first.storage_offset());
+  }
   std::vector<at::Tensor> pieces;
   pieces.reserve(bucket.size());
   for (const size_t index : bucket) pieces.push_back(tensors[index].reshape({-1}));
@@ -44,6 +68,23 @@ void UnflattenBucket(const at::Tensor& flat, std::vector<at::Tensor>& tensors, c
     if (piece.data_ptr() != tensor.data_ptr()) tensor.copy_(piece.view_as(tensor));
     offset += n;
   }
+}
+
+std::vector<at::Tensor> AssignBucketViewGradients(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes) {
+  std::vector<at::Tensor> buffers;
+  for (const auto& bucket : PlanBuckets(parameters, bucket_bytes)) {
+    int64_t total = 0;
+    for (const size_t index : bucket) total += parameters[index].numel();
+    at::Tensor buffer = torch::zeros({total}, parameters[bucket.front()].options().requires_grad(false));
+    int64_t offset = 0;
+    for (const size_t index : bucket) {
+      at::Tensor parameter = parameters[index];
+      parameter.mutable_grad() = buffer.narrow(0, offset, parameter.numel()).view(parameter.sizes());
+      offset += parameter.numel();
+    }
+    buffers.push_back(std::move(buffer));
+  }
+  return buffers;
 }
 
 }  // namespace dpo

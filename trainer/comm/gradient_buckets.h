@@ -19,10 +19,18 @@ inline constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;
 // Requires bucket_bytes >= 1.
 std::vector<std::vector<size_t>> PlanBuckets(const std::vector<at::Tensor>& tensors, int64_t bucket_bytes);
 
-// The tensors of one bucket as one contiguous 1-D tensor. When the bucket is a single contiguous
-// tensor, this is a view of it (no copy); otherwise a new tensor holding the concatenation.
+// The tensors of one bucket as one contiguous 1-D tensor. When the bucket's tensors are
+// contiguous and lie back to back in one storage (one tensor, or the views made by
+// AssignBucketViewGradients), this is a view spanning them (no copy); otherwise a new tensor
+// holding the concatenation.
 at::Tensor FlattenBucket(const std::vector<at::Tensor>& tensors, const std::vector<size_t>& bucket);
 // Copies `flat` back into the bucket's tensors (a no-op when `flat` is a view of the only one).
 void UnflattenBucket(const at::Tensor& flat, std::vector<at::Tensor>& tensors, const std::vector<size_t>& bucket);
+
+// Gives every parameter a zero-filled .grad that is a view into one flat buffer per bucket of
+// PlanBuckets(parameters, bucket_bytes), so that reducing the gradients copies nothing. Autograd
+// accumulates into a defined .grad in place, so the views survive backward; they must be zeroed
+// in place (grad.zero_()), never reset to undefined, between steps. Returns the flat buffers.
+std::vector<at::Tensor> AssignBucketViewGradients(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes);
 
 }  // namespace dpo

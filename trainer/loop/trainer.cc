@@ -18,6 +18,7 @@
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/checkpoint/fault_injection.h"
 #include "trainer/comm/communicator.h"
+#include "trainer/comm/gradient_buckets.h"
 #include "trainer/comm/watchdog.h"
 #include "trainer/loop/lr_schedule.h"
 #include "trainer/loop/metrics_log.h"
@@ -77,6 +78,14 @@ struct LogInterval {
   double grad_sync_seconds = 0;  // time in the gradient all-reduce
   Clock::time_point started = Clock::now();
 };
+
+// Zeroes gradients in place (unlike Optimizer::zero_grad in LibTorch 2.x, which frees them and
+// would drop the bucket views of AssignBucketViewGradients).
+void ZeroGradients(const std::vector<at::Tensor>& parameters) {
+  for (const auto& parameter : parameters) {
+    if (parameter.grad().defined()) parameter.grad().zero_();
+  }
+}
 
 // The tensors that define a model's state: parameters (detached views) and buffers.
 std::vector<at::Tensor> StateTensors(torch::nn::Module& module) {
@@ -174,6 +183,10 @@ void Trainer::Setup(bool for_training) {
           .betas({t.adam_beta1, t.adam_beta2})
           .eps(t.adam_epsilon)
           .weight_decay(t.weight_decay));
+  if (communicator_.world_size() > 1) {
+    AssignBucketViewGradients(s.models.policy->module().parameters(),
+                              static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024));
+  }
   s.schedule = std::make_unique<LrSchedule>(ParseLrScheduler(t.lr_scheduler), t.learning_rate, t.warmup_steps,
                                             s.total_steps);
   s.checkpoints = std::make_unique<CheckpointManager>(config_.output.dir, static_cast<int>(config_.output.save_total_limit));
@@ -304,7 +317,7 @@ int Trainer::Run() {
       if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
       // The failed step was not applied: keep the work done so far, then stop (exit 3).
       s.progress->Finish();
-      s.optimizer->zero_grad();
+      ZeroGradients(s.models.policy->module().parameters());
       if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
       throw;
     }
@@ -405,7 +418,7 @@ void Trainer::TrainStep() {
                          std::to_string(t.max_consecutive_skipped_steps) + "); lower training.learning_rate or check the data");
     }
   }
-  s.optimizer->zero_grad();
+  ZeroGradients(parameters);
   s.sampler->Advance();
   s.trainer_state.step = step + 1;
   s.trainer_state.sampler = s.sampler->State();

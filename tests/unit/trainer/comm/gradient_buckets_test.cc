@@ -50,5 +50,30 @@ TEST(GradientBucketsTest, FlattenThenUnflattenRoundTripsThroughAModifiedBuffer) 
   EXPECT_EQ(tensors[1].data_ptr(), transposed.data_ptr());  // written in place, not replaced
 }
 
+TEST(GradientBucketsTest, BucketViewGradientsAreReducedWithoutCopiesAndSurviveBackward) {
+  std::vector<at::Tensor> parameters = {torch::ones({3, 2}, torch::requires_grad()), torch::ones({4}, torch::requires_grad()),
+                                        torch::ones({100}, torch::requires_grad())};
+  // 6 + 4 floats fit in 48 bytes; the 100-float tensor gets its own bucket.
+  const std::vector<at::Tensor> buffers = AssignBucketViewGradients(parameters, 48);
+  ASSERT_EQ(buffers.size(), 2u);
+  EXPECT_EQ(buffers[0].numel(), 10);
+  const void* first_grad = parameters[0].grad().data_ptr();
+  for (int pass = 1; pass <= 2; ++pass) {  // two backward passes accumulate into the same views
+    (parameters[0].sum() * 2 + parameters[1].sum() * 3 + parameters[2].sum()).backward();
+  }
+  EXPECT_EQ(parameters[0].grad().data_ptr(), first_grad);
+  EXPECT_TRUE(torch::equal(buffers[0].narrow(0, 0, 6), torch::full({6}, 4.0f)));
+  EXPECT_TRUE(torch::equal(buffers[0].narrow(0, 6, 4), torch::full({4}, 6.0f)));
+
+  std::vector<at::Tensor> gradients = {parameters[0].grad(), parameters[1].grad(), parameters[2].grad()};
+  const auto buckets = PlanBuckets(gradients, 48);
+  ASSERT_EQ(buckets.size(), 2u);
+  const at::Tensor flat = FlattenBucket(gradients, buckets[0]);
+  EXPECT_EQ(flat.data_ptr(), buffers[0].data_ptr());  // a view: no copy
+  EXPECT_EQ(flat.numel(), 10);
+  // Out of order, they are no longer back to back: a copy.
+  EXPECT_NE(FlattenBucket(gradients, {1, 0}).data_ptr(), buffers[0].data_ptr());
+}
+
 }  // namespace
 }  // namespace dpo
