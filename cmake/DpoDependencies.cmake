@@ -17,6 +17,23 @@ else()
 endif()
 message(STATUS "dpo: LibTorch ${Torch_VERSION}, CUDA ${DPO_CUDA_ENABLED}")
 
+# NCCL comes with the CUDA LibTorch: the nvidia-nccl Python package next to torch, a CUDA toolkit,
+# or NCCL_ROOT.
+if(DPO_CUDA_ENABLED)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} PATH_SUFFIXES lib lib64)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(DPO_NCCL_ENABLED ON)
+    add_library(dpo_nccl INTERFACE)
+    target_include_directories(dpo_nccl INTERFACE "${NCCL_INCLUDE_DIR}")
+    target_link_libraries(dpo_nccl INTERFACE "${NCCL_LIBRARY}")
+  else()
+    set(DPO_NCCL_ENABLED OFF)
+    message(WARNING "dpo: CUDA LibTorch without NCCL (set NCCL_ROOT): no NcclCommunicator")
+  endif()
+  message(STATUS "dpo: NCCL ${DPO_NCCL_ENABLED} (${NCCL_LIBRARY})")
+endif()
+
 if(DPO_WITH_GRPC)
   find_package(Protobuf REQUIRED)
   find_package(gRPC CONFIG REQUIRED)

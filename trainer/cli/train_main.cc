@@ -19,6 +19,10 @@
 #include "trainer/comm/mpi_communicator.h"
 #include "trainer/comm/mpi_runtime.h"
 #endif
+#if DPO_WITH_NCCL
+#include "trainer/comm/nccl_communicator.h"
+#include "trainer/loop/model_setup.h"
+#endif
 
 namespace {
 
@@ -79,11 +83,23 @@ int main(int argc, char** argv) {
       return 0;
     }
     dpo::Watchdog watchdog(config.distributed.timeout_seconds, program, "distributed.timeout_seconds");
+    const auto bucket_bytes = static_cast<int64_t>(config.distributed.bucket_mb * 1024 * 1024);
+    // CPU ranks sum over MPI; CUDA ranks sum tensors over NCCL, bootstrapped by MPI.
+    std::unique_ptr<dpo::Communicator> bootstrap;  // outlives the communicator built on it
     std::unique_ptr<dpo::Communicator> communicator = std::make_unique<dpo::SingleProcessCommunicator>();
 #if DPO_WITH_MPI
-    if (world_size > 1) {
-      communicator = std::make_unique<dpo::MpiCommunicator>(
-          &watchdog, static_cast<int64_t>(config.distributed.bucket_mb * 1024 * 1024));
+    if (world_size > 1) communicator = std::make_unique<dpo::MpiCommunicator>(&watchdog, bucket_bytes);
+#endif
+#if DPO_WITH_NCCL
+    if (world_size > 1 && config.training.device == "cuda") {
+      bootstrap = std::move(communicator);
+      const int device_index = dpo::TrainingDevice(config.training, bootstrap->local_rank()).index();
+      communicator = std::make_unique<dpo::NcclCommunicator>(*bootstrap, device_index, &watchdog, bucket_bytes);
+    }
+#else
+    if (world_size > 1 && config.training.device == "cuda") {
+      throw dpo::InvalidInput("training.device=cuda with " + std::to_string(world_size) +
+                              " ranks needs NCCL: this dpo-train was built without it (a CUDA LibTorch and NCCL)");
     }
 #endif
     dpo::Trainer trainer(config, *communicator, RemoteReference(), &watchdog);

@@ -21,6 +21,8 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
+  // Rank among the processes of this host: which GPU this rank drives.
+  virtual int local_rank() const { return 0; }
   virtual std::string Name() const = 0;
 
   // In-place sum of each tensor across ranks. Every rank passes tensors of the same shapes and

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <climits>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/common/error.h"
@@ -58,6 +59,7 @@ MpiCommunicator::MpiCommunicator(Watchdog* watchdog, int64_t bucket_bytes)
     : watchdog_(watchdog), bucket_bytes_(bucket_bytes) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &world_size_);
+  if (const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK")) local_rank_ = std::atoi(local);
 }
 
 void MpiCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {

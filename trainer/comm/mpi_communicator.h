@@ -19,6 +19,7 @@ class MpiCommunicator final : public Communicator {
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
+  int local_rank() const override { return local_rank_; }
   std::string Name() const override { return "mpi"; }
 
   // CPU tensors of float32, float64, float16 or bfloat16 (the last two are summed in float32).
@@ -32,6 +33,7 @@ class MpiCommunicator final : public Communicator {
   int64_t bucket_bytes_;
   int rank_ = 0;
   int world_size_ = 1;
+  int local_rank_ = 0;
 };
 
 }  // namespace dpo

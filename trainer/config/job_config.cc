@@ -178,6 +178,8 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     reader.Read("adam_epsilon", t.adam_epsilon);
     reader.Read("seed", t.seed);
     reader.Read("threads", t.threads);
+    reader.Read("device", t.device);
+    reader.Read("mixed_precision", t.mixed_precision);
     reader.Read("logging_steps", t.logging_steps);
     reader.Read("eval_steps", t.eval_steps);
     reader.Read("max_consecutive_skipped_steps", t.max_consecutive_skipped_steps);
@@ -286,6 +288,14 @@ std::vector<std::string> JobConfig::Validate() const {
   }
   if (t.warmup_steps < 0) problems.push_back("training.warmup_steps=" + std::to_string(t.warmup_steps) + " must be >= 0");
   if (t.eval_steps < 0) problems.push_back("training.eval_steps=" + std::to_string(t.eval_steps) + " must be >= 0");
+  if (t.device != "cpu" && t.device != "cuda") {
+    problems.push_back("training.device=\"" + t.device + "\" is not supported (supported: cpu, cuda)");
+  }
+  if (t.mixed_precision != "no" && t.mixed_precision != "bf16") {
+    problems.push_back("training.mixed_precision=\"" + t.mixed_precision + "\" is not supported (supported: no, bf16)");
+  } else if (t.mixed_precision == "bf16" && t.device != "cuda") {
+    problems.push_back("training.mixed_precision=bf16 needs training.device=cuda");
+  }
   if (t.threads < 0) problems.push_back("training.threads=" + std::to_string(t.threads) + " must be >= 0");
   if (t.weight_decay < 0) problems.push_back("training.weight_decay=" + Number(t.weight_decay) + " must be >= 0");
   for (const auto& [key, beta] : {std::pair{"adam_beta1", t.adam_beta1}, {"adam_beta2", t.adam_beta2}}) {
@@ -376,7 +386,8 @@ std::string JobConfig::ToYaml() const {
       << t.lr_scheduler << YAML::Key << "weight_decay" << YAML::Value << t.weight_decay << YAML::Key << "adam_beta1"
       << YAML::Value << t.adam_beta1 << YAML::Key << "adam_beta2" << YAML::Value << t.adam_beta2 << YAML::Key
       << "adam_epsilon" << YAML::Value << t.adam_epsilon << YAML::Key << "seed" << YAML::Value << t.seed << YAML::Key
-      << "threads" << YAML::Value << t.threads << YAML::Key << "logging_steps" << YAML::Value << t.logging_steps
+      << "threads" << YAML::Value << t.threads << YAML::Key << "device" << YAML::Value << t.device << YAML::Key
+      << "mixed_precision" << YAML::Value << t.mixed_precision << YAML::Key << "logging_steps" << YAML::Value << t.logging_steps
       << YAML::Key << "eval_steps" << YAML::Value << t.eval_steps << YAML::Key << "max_consecutive_skipped_steps"
       << YAML::Value << t.max_consecutive_skipped_steps;
   out << YAML::EndMap;
@@ -409,6 +420,7 @@ std::string JobConfig::TrainingHash() const {
   // The loss is the mean over the global batch however it is split (checked on resume).
   math.training.per_device_batch_size = TrainingSection{}.per_device_batch_size;
   math.training.gradient_accumulation_steps = TrainingSection{}.gradient_accumulation_steps;
+  math.training.device = TrainingSection{}.device;  // the same math on other hardware
   // Where and how the reference is reached does not change the math; which model it is, is
   // checked by its fingerprint.
   const ReferenceSection reference = math.reference;

@@ -38,6 +38,10 @@ struct TrainingSection {
   double adam_epsilon = 1e-8;
   uint64_t seed = 42;  // data order
   int64_t threads = 0;  // intra-op threads; 0 = OMP_NUM_THREADS or all cores
+  // cpu, or cuda: each rank drives GPU (local rank mod visible GPUs); several ranks then sum
+  // gradients with NCCL.
+  std::string device = "cpu";
+  std::string mixed_precision = "no";  // no, or bf16 (CUDA autocast; float32 weights and optimizer)
   int64_t logging_steps = 1;
   int64_t eval_steps = 0;  // 0: evaluate only at the end (when data.eval is set)
   int64_t max_consecutive_skipped_steps = 5;  // non-finite steps in a row before the run stops

@@ -32,6 +32,16 @@ void CheckCompatible(const CausalLm& model, const Tokenizer& tokenizer, const Jo
 
 }  // namespace
 
+c10::Device TrainingDevice(const TrainingSection& training, int local_rank) {
+  if (training.device == "cpu") return c10::Device(c10::kCPU);
+  if (!torch::cuda::is_available()) {
+    throw InvalidInput("training.device=cuda: no CUDA GPU is visible to this process, or this dpo-train was built "
+                       "with a LibTorch without CUDA");
+  }
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+}
+
 TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_local_reference) {
   TrainingModels models;
   models.tokenizer = config.model.init == "random" ? CreateTokenizer(config.tokenizer)

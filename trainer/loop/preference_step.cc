@@ -6,6 +6,7 @@
 #include "core/common/error.h"
 #include "core/data/batch.h"
 #include "core/model/causal_lm.h"
+#include "core/model/mixed_precision.h"
 #include "trainer/reference/reference_scorer.h"
 
 namespace dpo {
@@ -21,8 +22,13 @@ std::vector<const TokenizedPair*> Select(const std::vector<TokenizedPair>& pairs
 }  // namespace
 
 PreferenceStep::PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
-                               LogProbOptions log_prob_options)
-    : policy_(policy), reference_(reference), loss_(loss), pad_id_(pad_id), log_prob_options_(log_prob_options) {}
+                               LogProbOptions log_prob_options, bool bf16_autocast)
+    : policy_(policy),
+      reference_(reference),
+      loss_(loss),
+      pad_id_(pad_id),
+      log_prob_options_(log_prob_options),
+      bf16_autocast_(bf16_autocast) {}
 
 void PreferenceStep::Prefetch(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices) {
   if (reference_ != nullptr) reference_->Prefetch(CollatePairs(Select(pairs, indices), pad_id_));
@@ -42,9 +48,12 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
                          const LossNormalizer& normalizer, const PrecomputedReference* precomputed, bool backward,
                          StepTotals& totals) {
   const int64_t b = static_cast<int64_t>(indices.size());
-  const SequenceBatch batch = CollatePairs(Select(pairs, indices), pad_id_);
+  const SequenceBatch batch = CollatePairs(Select(pairs, indices), pad_id_);  // on the CPU
+  const c10::Device device = policy_.module().parameters().front().device();
+  std::optional<BfloatAutocastGuard> autocast(std::in_place, bf16_autocast_);
   // (2B, T) -> (2B,): rows [0, B) chosen, [B, 2B) rejected.
-  const SequenceLogProbs policy = ComputeSequenceLogProbs(policy_, batch.input_ids, batch.completion_mask, log_prob_options_);
+  const SequenceLogProbs policy = ComputeSequenceLogProbs(policy_, batch.input_ids.to(device),
+                                                          batch.completion_mask.to(device), log_prob_options_);
 
   PairLogProbs inputs;
   inputs.policy_chosen_log_probs = policy.sum_log_probs.slice(0, 0, b);
@@ -68,6 +77,7 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
   }
 
   const at::Tensor loss = loss_.Compute(inputs, normalizer);
+  autocast.reset();  // backward runs outside autocast, as in PyTorch's recipe
   if (backward) loss.backward();
   totals.loss += loss.item<double>();
   totals.metrics.Add(ComputePairMetricSums(loss_.options().beta, inputs, policy.sum_mean_logits.slice(0, 0, b),

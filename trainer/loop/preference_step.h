@@ -33,9 +33,10 @@ struct PrecomputedReference {
 class PreferenceStep {
  public:
   // `reference` may be null when the loss needs no reference (sft, simpo) or when every call
-  // passes a precomputed table. The objects must outlive this one.
+  // passes a precomputed table. The objects must outlive this one. Batches go to the policy's
+  // device; `bf16_autocast` runs the forward passes under CUDA bf16 autocast.
   PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
-                 LogProbOptions log_prob_options);
+                 LogProbOptions log_prob_options, bool bf16_autocast = false);
 
   // Forward of the pairs `indices` of `pairs`; with `backward`, also accumulates the gradients
   // of loss(normalizer) into the policy's .grad. Adds the loss value, metrics and tokens to
@@ -61,6 +62,7 @@ class PreferenceStep {
   const DpoLoss& loss_;
   TokenId pad_id_;
   LogProbOptions log_prob_options_;
+  bool bf16_autocast_;
 };
 
 }  // namespace dpo

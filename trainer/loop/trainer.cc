@@ -139,6 +139,11 @@ void Trainer::Setup(bool for_training) {
   s.loss = std::make_unique<DpoLoss>(config_.training.loss);
   const bool remote = config_.reference.mode == "server";
   s.models = BuildTrainingModels(config_, s.loss->needs_reference() && !remote);
+  if (for_training) {
+    const c10::Device device = TrainingDevice(config_.training, communicator_.local_rank());
+    s.models.policy->module().to(device);
+    if (s.models.reference) s.models.reference->module().to(device);
+  }
   const Tokenizer& tokenizer = *s.models.tokenizer;
   s.train = LoadData(config_.data_train, tokenizer, config_.data, config_.output.dir + "/rejects.jsonl", writer && for_training);
   if (!config_.data_eval.empty()) {
@@ -176,7 +181,7 @@ void Trainer::Setup(bool for_training) {
     }
   }
   s.step_runner = std::make_unique<PreferenceStep>(*s.models.policy, s.reference.get(), *s.loss, tokenizer.PadId(),
-                                                   log_prob_options);
+                                                   log_prob_options, t.mixed_precision == "bf16");
   s.optimizer = std::make_unique<torch::optim::AdamW>(
       s.models.policy->module().parameters(),
       torch::optim::AdamWOptions(t.learning_rate)

@@ -15,7 +15,9 @@ LocalReferenceScorer::LocalReferenceScorer(std::shared_ptr<CausalLm> model, std:
 
 at::Tensor LocalReferenceScorer::Score(const SequenceBatch& batch) {
   torch::NoGradGuard no_grad;
-  return ComputeSequenceLogProbs(*model_, batch.input_ids, batch.completion_mask, options_).sum_log_probs;
+  const c10::Device device = model_->module().parameters().front().device();
+  return ComputeSequenceLogProbs(*model_, batch.input_ids.to(device), batch.completion_mask.to(device), options_)
+      .sum_log_probs;
 }
 
 }  // namespace dpo

@@ -37,6 +37,21 @@ TEST(JobConfigTest, DistributedValuesAreValidated) {
   EXPECT_NE(ErrorOf({"distributed.ranks=2"}).find("distributed.ranks"), std::string::npos);
 }
 
+TEST(JobConfigTest, DeviceAndMixedPrecisionAreValidated) {
+  EXPECT_EQ(Parse({}).training.device, "cpu");
+  EXPECT_EQ(Parse({"training.device=cuda", "training.mixed_precision=bf16"}).training.mixed_precision, "bf16");
+  EXPECT_NE(ErrorOf({"training.device=tpu"}).find("training.device=\"tpu\" is not supported (supported: cpu, cuda)"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"training.mixed_precision=fp8"}).find("training.mixed_precision=\"fp8\" is not supported"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"training.mixed_precision=bf16"}).find("training.mixed_precision=bf16 needs training.device=cuda"),
+            std::string::npos);
+  // The device does not change the math; mixed precision does.
+  const std::string base = Parse({"training.device=cuda"}).TrainingHash();
+  EXPECT_EQ(Parse({}).TrainingHash(), base);
+  EXPECT_NE(Parse({"training.device=cuda", "training.mixed_precision=bf16"}).TrainingHash(), base);
+}
+
 TEST(JobConfigTest, TrainingHashIgnoresHowTheGlobalBatchIsSplitButNotTheMath) {
   const std::string base = Parse({}).TrainingHash();
   EXPECT_EQ(Parse({"training.per_device_batch_size=2", "training.gradient_accumulation_steps=2"}).TrainingHash(), base);
