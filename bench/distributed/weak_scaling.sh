@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Weak scaling of data-parallel DPO on this machine: 1 rank x 1 thread vs 2 ranks x 1 thread,
+# the same per-rank batch, a ~10M-parameter GPT-2-shaped model. Reports the median pairs/s of
+# each (steps after the first), their ratio (ideal 2.0), and the share of the 2-rank step time
+# spent in the gradient all-reduce (metrics.jsonl: time/grad_sync_s / time/step_s).
+#   bench/distributed/weak_scaling.sh [STEPS]        (build/bin must hold dpo-train and dpo-data)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+steps=${1:-8}
+bin=build/bin
+work=$(mktemp -d /tmp/dpo-weak-scaling.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+root_flags=()
+[[ $(id -u) == 0 ]] && root_flags=(--allow-run-as-root)
+
+"$bin/dpo-data" synth --task words --pairs 512 --seed 7 --out "$work/data" >/dev/null
+cat >"$work/job.yaml" <<YAML
+model: {init: random, seed: 1, n_positions: 128, n_embd: 384, n_layer: 6, n_head: 6}
+data: {train: data/train.jsonl, max_length: 128, max_prompt_length: 64}
+training: {loss_type: sigmoid, learning_rate: 0.0001, per_device_batch_size: 8, max_steps: $steps, threads: 1}
+reference: {precompute: true}
+output: {save_steps: 0}
+metrics: {progress: never}
+YAML
+
+median() { jq -s "[.[] | select(.step > 1) | .[\"$1\"]] | sort | .[length/2|floor]" "$2"; }
+
+"$bin/dpo-train" --config "$work/job.yaml" --set output.dir="$work/one" >"$work/one.log" 2>&1
+mpirun -np 2 --bind-to none "${root_flags[@]}" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
+  "$bin/dpo-train" --config "$work/job.yaml" --set output.dir="$work/two" >"$work/two.log" 2>&1
+
+one=$(median 'pairs/s' "$work/one/metrics.jsonl")
+two=$(median 'pairs/s' "$work/two/metrics.jsonl")
+step=$(median 'time/step_s' "$work/two/metrics.jsonl")
+sync=$(median 'time/grad_sync_s' "$work/two/metrics.jsonl")
+params=$(grep -o '[0-9]* parameters' "$work/one.log" | head -1 || true)
+echo "weak scaling, per-rank batch 8 pairs, 1 thread per rank, median of steps 2..$steps ${params:+($params)}"
+printf '  1 rank : %8.2f pairs/s\n' "$one"
+printf '  2 ranks: %8.2f pairs/s   ratio %.2f\n' "$two" "$(echo "$two / $one" | bc -l)"
+printf '  2 ranks: step %.3f s, gradient all-reduce %.3f s = %.1f%% of the step\n' "$step" "$sync" \
+  "$(echo "100 * $sync / $step" | bc -l)"
