@@ -1,7 +1,10 @@
 // JobConfig: YAML -> typed sections (with overrides), validation, and the resolved YAML.
 #include "trainer/config/job_config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
