@@ -88,6 +88,30 @@ TEST(MpiTrainingTest, TwoRanksComputeWhatOneRankComputesWithTheSameGlobalBatch) 
   EXPECT_NE(a.back()["loss"], a.front()["loss"]);  // it trained
 }
 
+TEST(MpiTrainingTest, OverlappingTheAllReduceWithBackwardChangesNothing) {
+  // Small buckets (several per model), two micro-batches per step: with overlap the buckets are
+  // reduced while the second one runs backward. The sums are the same numbers either way.
+  const std::vector<std::string> settings = {"--set", "training.per_device_batch_size=2", "--set",
+                                             "distributed.bucket_mb=0.02"};
+  TrainJob after(48, kSixSteps);
+  TrainJob overlapped(48, kSixSteps);
+  auto after_args = settings;
+  after_args.insert(after_args.end(), {"--set", "distributed.overlap=false"});
+  auto overlapped_args = settings;
+  overlapped_args.insert(overlapped_args.end(), {"--set", "distributed.overlap=true"});
+  const ProcessResult a = RunProcess(Mpirun(2, after.Command(after_args)), Env());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const ProcessResult b = RunProcess(Mpirun(2, overlapped.Command(overlapped_args)), Env());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_EQ(after.FinalWeights(), overlapped.FinalWeights());  // bit for bit
+  const auto metrics_after = after.Metrics();
+  const auto metrics_overlapped = overlapped.Metrics();
+  ASSERT_EQ(metrics_overlapped.size(), metrics_after.size());
+  for (size_t i = 0; i < metrics_after.size(); ++i) {
+    EXPECT_EQ(metrics_overlapped[i]["loss"], metrics_after[i]["loss"]) << "step " << i + 1;
+  }
+}
+
 TEST(MpiTrainingTest, ARankThatThrowsEndsTheWholeJobNamingTheRank) {
   TrainJob job(48, kSixSteps);
   const auto started = Clock::now();

@@ -13,9 +13,19 @@
 
 namespace dpo {
 
+// A started all-reduce (Communicator::StartAllReduceSum).
+class PendingReduction {
+ public:
+  virtual ~PendingReduction() = default;
+  // Blocks until the sum is in the tensor. Call exactly once.
+  virtual void Wait() = 0;
+  // Lets the library make progress without blocking; true when complete.
+  virtual bool Test() = 0;
+};
+
 // Thread safety: every call is collective and made from one thread per rank, in the same order
-// on every rank. Failures throw dpo::Error; a collective that never completes is ended by the
-// Watchdog (exit 4), not by the communicator.
+// on every rank (started reductions included). Failures throw dpo::Error; a collective that
+// never completes is ended by the Watchdog (exit 4), not by the communicator.
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -29,11 +39,29 @@ class Communicator {
   // dtypes in the same order. Undefined tensors are not allowed.
   virtual void AllReduceSum(std::vector<at::Tensor>& tensors) = 0;
   virtual void AllReduceSum(std::vector<double>& values) = 0;
+  // Starts summing one contiguous tensor in place and returns at once where the library allows
+  // it (MPI_Iallreduce); the default runs AllReduceSum now. `flat` must stay alive and untouched
+  // until Wait() returns.
+  virtual std::unique_ptr<PendingReduction> StartAllReduceSum(at::Tensor flat);
   // Every rank receives root's `value` (its length may differ across ranks beforehand).
   virtual void Broadcast(std::string& value, int root) = 0;
   // Every rank's tensors are overwritten in place with root's (same shapes and dtypes).
   virtual void Broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
 };
+
+namespace internal {
+class CompletedReduction final : public PendingReduction {
+ public:
+  void Wait() override {}
+  bool Test() override { return true; }
+};
+}  // namespace internal
+
+inline std::unique_ptr<PendingReduction> Communicator::StartAllReduceSum(at::Tensor flat) {
+  std::vector<at::Tensor> tensors = {std::move(flat)};
+  AllReduceSum(tensors);
+  return std::make_unique<internal::CompletedReduction>();
+}
 
 class SingleProcessCommunicator final : public Communicator {
  public:

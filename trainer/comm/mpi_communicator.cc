@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <climits>
+#include <optional>
 #include <cstdlib>
 #include <sstream>
 
@@ -53,6 +54,37 @@ void BroadcastBytes(void* data, int64_t bytes, int root) {
   }
 }
 
+class MpiPendingReduction final : public PendingReduction {
+ public:
+  MpiPendingReduction(at::Tensor flat, Watchdog* watchdog) : flat_(std::move(flat)), watchdog_(watchdog) {
+    const MPI_Datatype type = flat_.scalar_type() == at::kDouble ? MPI_DOUBLE : MPI_FLOAT;
+    Check(MPI_Iallreduce(MPI_IN_PLACE, flat_.data_ptr(), static_cast<int>(flat_.numel()), type, MPI_SUM, MPI_COMM_WORLD,
+                         &request_),
+          "MPI_Iallreduce");
+  }
+  ~MpiPendingReduction() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  void Wait() override {
+    std::optional<Watchdog::Scope> watched;
+    if (watchdog_ != nullptr) {
+      watched.emplace(watchdog_->Watch("all-reduce of a " + Megabytes(static_cast<int64_t>(flat_.numel() * flat_.element_size())) +
+                                       " gradient bucket"));
+    }
+    Check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  }
+  bool Test() override {
+    int done = 0;
+    Check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+
+ private:
+  at::Tensor flat_;
+  Watchdog* watchdog_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
 }  // namespace
 
 MpiCommunicator::MpiCommunicator(Watchdog* watchdog, int64_t bucket_bytes)
@@ -82,6 +114,14 @@ void MpiCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
     if (!native) flat.copy_(reduced);
     UnflattenBucket(flat, tensors, bucket);
   }
+}
+
+std::unique_ptr<PendingReduction> MpiCommunicator::StartAllReduceSum(at::Tensor flat) {
+  const bool native = flat.scalar_type() == at::kFloat || flat.scalar_type() == at::kDouble;
+  if (!flat.device().is_cpu() || !flat.is_contiguous() || !native || flat.numel() > kMaxElementsPerCall) {
+    return Communicator::StartAllReduceSum(std::move(flat));  // the blocking path handles these
+  }
+  return std::make_unique<MpiPendingReduction>(std::move(flat), watchdog_);
 }
 
 void MpiCommunicator::AllReduceSum(std::vector<double>& values) {

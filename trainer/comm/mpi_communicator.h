@@ -25,6 +25,8 @@ class MpiCommunicator final : public Communicator {
   // CPU tensors of float32, float64, float16 or bfloat16 (the last two are summed in float32).
   void AllReduceSum(std::vector<at::Tensor>& tensors) override;
   void AllReduceSum(std::vector<double>& values) override;
+  // MPI_Iallreduce of a contiguous float32/float64 CPU tensor; Wait() is watched.
+  std::unique_ptr<PendingReduction> StartAllReduceSum(at::Tensor flat) override;
   void Broadcast(std::string& value, int root) override;
   void Broadcast(std::vector<at::Tensor>& tensors, int root) override;
 

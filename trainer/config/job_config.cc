@@ -221,6 +221,7 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     YamlSectionReader reader(sections["distributed"], "distributed", &problems);
     reader.Read("timeout_seconds", config.distributed.timeout_seconds);
     reader.Read("bucket_mb", config.distributed.bucket_mb);
+    reader.Read("overlap", config.distributed.overlap);
     reader.ReportUnknownKeys();
   }
   // Architecture keys only make sense for a random model.
@@ -410,7 +411,8 @@ std::string JobConfig::ToYaml() const {
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
       << metrics.progress << YAML::EndMap;
   out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap << YAML::Key << "timeout_seconds" << YAML::Value
-      << distributed.timeout_seconds << YAML::Key << "bucket_mb" << YAML::Value << distributed.bucket_mb << YAML::EndMap;
+      << distributed.timeout_seconds << YAML::Key << "bucket_mb" << YAML::Value << distributed.bucket_mb << YAML::Key
+      << "overlap" << YAML::Value << distributed.overlap << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

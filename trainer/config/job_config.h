@@ -76,6 +76,9 @@ struct DistributedSection {
   // rank ends the job with exit code 4. 0 disables the watchdog.
   double timeout_seconds = 600;
   double bucket_mb = 25;  // gradient all-reduce bucket size, MiB
+  // Start each bucket's all-reduce during the last backward pass as soon as its gradients are
+  // final, instead of after it.
+  bool overlap = false;
 };
 
 struct MetricsSection {

@@ -18,7 +18,7 @@
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/checkpoint/fault_injection.h"
 #include "trainer/comm/communicator.h"
-#include "trainer/comm/gradient_buckets.h"
+#include "trainer/comm/gradient_sync.h"
 #include "trainer/comm/watchdog.h"
 #include "trainer/loop/lr_schedule.h"
 #include "trainer/loop/metrics_log.h"
@@ -106,6 +106,7 @@ struct Trainer::State {
   std::optional<PrecomputedReference> precomputed;
   std::unique_ptr<PreferenceStep> step_runner;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<GradientSync> gradient_sync;  // world size > 1
   std::unique_ptr<PairSampler> sampler;
   std::unique_ptr<LrSchedule> schedule;
   std::unique_ptr<CheckpointManager> checkpoints;
@@ -189,8 +190,9 @@ void Trainer::Setup(bool for_training) {
           .eps(t.adam_epsilon)
           .weight_decay(t.weight_decay));
   if (communicator_.world_size() > 1) {
-    AssignBucketViewGradients(s.models.policy->module().parameters(),
-                              static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024));
+    s.gradient_sync = std::make_unique<GradientSync>(communicator_, s.models.policy->module().parameters(),
+                                                     static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024),
+                                                     config_.distributed.overlap);
   }
   s.schedule = std::make_unique<LrSchedule>(ParseLrScheduler(t.lr_scheduler), t.learning_rate, t.warmup_steps,
                                             s.total_steps);
@@ -371,6 +373,7 @@ void Trainer::TrainStep() {
   std::optional<Error> reference_failure;
   try {
     for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
+      if (s.gradient_sync && micro + 1 == t.gradient_accumulation_steps) s.gradient_sync->Arm();
       s.step_runner->Run(s.train.pairs, micro_batch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
     }
   } catch (const Error& e) {
@@ -382,6 +385,12 @@ void Trainer::TrainStep() {
 
   auto parameters = s.models.policy->module().parameters();
   double grad_sync_seconds = 0;
+  if (s.gradient_sync) {
+    // Also after a failed micro-batch: every rank must issue the same collectives.
+    const auto sync_started = Clock::now();
+    s.gradient_sync->Finish();
+    grad_sync_seconds = Seconds(sync_started);
+  }
   if (communicator_.world_size() > 1) {
     // All ranks skip the step together when any rank could not get its reference log-probs.
     std::vector<double> failed{reference_failure ? 1.0 : 0.0};
@@ -392,17 +401,7 @@ void Trainer::TrainStep() {
     }
   }
   if (reference_failure) throw *reference_failure;
-  if (communicator_.world_size() > 1) {
-    const auto sync_started = Clock::now();
-    std::vector<at::Tensor> gradients;
-    for (auto& parameter : parameters) {
-      if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
-      gradients.push_back(parameter.grad());
-    }
-    communicator_.AllReduceSum(gradients);
-    grad_sync_seconds = Seconds(sync_started);
-    ReduceTotals(communicator_, totals);
-  }
+  if (communicator_.world_size() > 1) ReduceTotals(communicator_, totals);
   const double max_norm = t.max_grad_norm > 0 ? t.max_grad_norm : std::numeric_limits<double>::infinity();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
   // Gradients and totals are identical on every rank after the sync, so every rank takes the
