@@ -19,6 +19,9 @@
 #include "trainer/comm/mpi_communicator.h"
 #include "trainer/comm/mpi_runtime.h"
 #endif
+#if DPO_WITH_PROMETHEUS
+#include "trainer/metrics/prometheus_exporter.h"
+#endif
 #if DPO_WITH_NCCL
 #include "trainer/comm/nccl_communicator.h"
 #include "trainer/loop/model_setup.h"
@@ -102,7 +105,20 @@ int main(int argc, char** argv) {
                               " ranks needs NCCL: this dpo-train was built without it (a CUDA LibTorch and NCCL)");
     }
 #endif
-    dpo::Trainer trainer(config, *communicator, RemoteReference(), &watchdog);
+    dpo::TrainerServices services;
+    services.remote_reference = RemoteReference();
+    services.watchdog = &watchdog;
+#if DPO_WITH_PROMETHEUS
+    std::unique_ptr<dpo::PrometheusExporter> exporter;
+    if (const std::string address = dpo::RankMetricsAddress(config.metrics.prometheus_listen, communicator->local_rank());
+        !address.empty() && !dry_run) {
+      exporter = std::make_unique<dpo::PrometheusExporter>(address, communicator->rank(), config.training.loss.beta,
+                                                           config.training.device);
+      services.observer = exporter.get();
+      std::cerr << program << ": metrics at http://" << address << "/metrics\n";
+    }
+#endif
+    dpo::Trainer trainer(config, *communicator, services);
     if (dry_run) {
       trainer.DryRun(std::cout);
       return 0;

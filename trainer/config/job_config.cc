@@ -215,6 +215,8 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
   {
     YamlSectionReader reader(sections["metrics"], "metrics", &problems);
     reader.Read("progress", config.metrics.progress);
+    reader.Read("prometheus_listen", config.metrics.prometheus_listen);
+    reader.Read("drift_warning_nats", config.metrics.drift_warning_nats);
     reader.ReportUnknownKeys();
   }
   {
@@ -337,6 +339,18 @@ std::vector<std::string> JobConfig::Validate() const {
   if (metrics.progress != "auto" && metrics.progress != "always" && metrics.progress != "never") {
     problems.push_back("metrics.progress=\"" + metrics.progress + "\" must be one of: auto, always, never");
   }
+  {
+    const auto colon = metrics.prometheus_listen.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : metrics.prometheus_listen.substr(colon + 1);
+    if (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+      problems.push_back("metrics.prometheus_listen=\"" + metrics.prometheus_listen +
+                         "\" must be HOST:PORT with PORT in [0, 65535] (0 disables)");
+    }
+  }
+  if (!(metrics.drift_warning_nats >= 0)) {
+    problems.push_back("metrics.drift_warning_nats=" + Number(metrics.drift_warning_nats) + " must be >= 0 (0 disables)");
+  }
   if (!(distributed.timeout_seconds >= 0)) {
     problems.push_back("distributed.timeout_seconds=" + Number(distributed.timeout_seconds) + " must be >= 0 (0 disables)");
   }
@@ -409,7 +423,8 @@ std::string JobConfig::ToYaml() const {
       << YAML::Value << output.save_total_limit << YAML::Key << "resume" << YAML::Value << output.resume
       << YAML::EndMap;
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
-      << metrics.progress << YAML::EndMap;
+      << metrics.progress << YAML::Key << "prometheus_listen" << YAML::Value << metrics.prometheus_listen << YAML::Key
+      << "drift_warning_nats" << YAML::Value << metrics.drift_warning_nats << YAML::EndMap;
   out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap << YAML::Key << "timeout_seconds" << YAML::Value
       << distributed.timeout_seconds << YAML::Key << "bucket_mb" << YAML::Value << distributed.bucket_mb << YAML::Key
       << "overlap" << YAML::Value << distributed.overlap << YAML::EndMap;

@@ -24,10 +24,12 @@
 #include "trainer/loop/metrics_log.h"
 #include "trainer/loop/model_setup.h"
 #include "trainer/loop/preference_step.h"
+#include "trainer/loop/drift_monitor.h"
 #include "trainer/loop/rank_agreement.h"
+#include "trainer/loop/training_observer.h"
 #include "trainer/loop/stop_signal.h"
 #include "trainer/reference/reference_scorer.h"
-#include "trainer/reference/watched_reference_scorer.h"
+#include "trainer/reference/observed_reference_scorer.h"
 
 namespace dpo {
 namespace {
@@ -103,6 +105,7 @@ struct Trainer::State {
   std::optional<PreferenceDataset> eval;
   std::unique_ptr<DpoLoss> loss;
   std::unique_ptr<ReferenceScorer> reference;
+  ObservedReferenceScorer* observed_reference = nullptr;  // `reference`, timed
   std::optional<PrecomputedReference> precomputed;
   std::unique_ptr<PreferenceStep> step_runner;
   std::unique_ptr<torch::optim::AdamW> optimizer;
@@ -117,16 +120,13 @@ struct Trainer::State {
   TrainerState trainer_state;
   int64_t last_saved_step = -1;
   LogInterval interval;
+  std::unique_ptr<DriftMonitor> drift;
   Clock::time_point run_started = Clock::now();
   int64_t steps_this_run = 0;
 };
 
-Trainer::Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference,
-                 Watchdog* watchdog)
-    : config_(std::move(config)),
-      communicator_(communicator),
-      remote_reference_(std::move(remote_reference)),
-      watchdog_(watchdog) {}
+Trainer::Trainer(JobConfig config, Communicator& communicator, TrainerServices services)
+    : config_(std::move(config)), communicator_(communicator), services_(std::move(services)) {}
 
 Trainer::~Trainer() = default;
 
@@ -162,15 +162,17 @@ void Trainer::Setup(bool for_training) {
   const LogProbOptions log_prob_options{config_.model.log_prob_chunk_tokens};
   if (s.loss->needs_reference()) {
     if (remote) {
-      if (!remote_reference_) {
+      if (!services_.remote_reference) {
         throw InvalidInput("reference.mode=server: this dpo-train was built without gRPC (DPO_WITH_GRPC=OFF)");
       }
-      s.reference = remote_reference_(config_.reference);
+      s.reference = services_.remote_reference(config_.reference);
     } else {
       s.reference = std::make_unique<LocalReferenceScorer>(
           s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);
     }
-    if (watchdog_ != nullptr) s.reference = std::make_unique<WatchedReferenceScorer>(std::move(s.reference), *watchdog_);
+    auto observed = std::make_unique<ObservedReferenceScorer>(std::move(s.reference), services_.watchdog);
+    s.observed_reference = observed.get();
+    s.reference = std::move(observed);
     s.reference_fingerprint = s.reference->Fingerprint();
     if (config_.reference.precompute) {
       const auto started = Clock::now();
@@ -212,6 +214,8 @@ void Trainer::Setup(bool for_training) {
   const int64_t resumed_step = s.last_saved_step;
   if (writer) s.metrics_log = std::make_unique<MetricsLog>(config_.output.dir + "/metrics.jsonl", resumed_step);
   s.progress = std::make_unique<ProgressLine>(writer ? config_.metrics.progress : std::string("never"));
+  s.drift = std::make_unique<DriftMonitor>(config_.metrics.drift_warning_nats);
+  if (services_.observer != nullptr) services_.observer->OnDataLoaded(s.train.dropped_by_reason);
   s.models.policy->module().train();
 }
 
@@ -310,7 +314,7 @@ int Trainer::Run() {
   while (s.trainer_state.step < s.total_steps) {
     if (AgreeToStop()) {
       s.progress->Finish();
-      SaveCheckpoint();
+      if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
       if (communicator_.rank() == 0) {
         const int signal_number = StopRequested();
         std::cerr << "stopped by " << (signal_number != 0 ? "signal " + std::to_string(signal_number) : "a signal to another rank")
@@ -343,7 +347,8 @@ void Trainer::TrainStep() {
   State& s = *state_;
   const TrainingSection& t = config_.training;
   const int64_t step = s.trainer_state.step;
-  if (watchdog_ != nullptr) watchdog_->SetStep(step + 1);
+  const auto step_started = Clock::now();
+  if (services_.watchdog != nullptr) services_.watchdog->SetStep(step + 1);
   const double learning_rate = s.schedule->At(step);
   for (auto& group : s.optimizer->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
@@ -430,6 +435,28 @@ void Trainer::TrainStep() {
   s.trainer_state.pairs_seen += s.sampler->global_batch_size();
   ++s.steps_this_run;
 
+  const auto step_means = totals.metrics.Means();
+  if (const auto warning = s.drift->Observe(step + 1, step_means); warning && communicator_.rank() == 0) {
+    s.progress->Finish();
+    std::cerr << *warning << "\n";
+  }
+  if (services_.observer != nullptr) {
+    StepReport report;
+    report.step = step + 1;
+    report.loss = totals.loss;
+    report.means = step_means;
+    report.grad_norm = grad_norm;
+    report.learning_rate = learning_rate;
+    report.tokens = totals.tokens;
+    report.pairs = s.sampler->global_batch_size();
+    report.skipped = !finite;
+    if (!finite) report.skip_reason = std::isfinite(totals.loss) ? "nonfinite_gradient" : "nonfinite_loss";
+    report.step_seconds = Seconds(step_started);
+    report.reference_wait_seconds = s.observed_reference != nullptr ? s.observed_reference->TakeWaitSeconds() : 0.0;
+    report.allreduce_seconds = grad_sync_seconds;
+    services_.observer->OnStep(report);
+  }
+
   LogInterval& interval = s.interval;
   ++interval.steps;
   interval.loss += totals.loss;
@@ -458,6 +485,9 @@ void Trainer::TrainStep() {
     record["time/grad_sync_s"] = interval.grad_sync_seconds / static_cast<double>(interval.steps);
   }
   for (const auto& [key, value] : means) record[key] = value;
+  // The KL proxy: mean log pi - log pi_ref of the chosen and of the rejected responses (nats).
+  record["log_ratio/chosen"] = means.at("rewards/chosen") / config_.training.loss.beta;
+  record["log_ratio/rejected"] = means.at("rewards/rejected") / config_.training.loss.beta;
   if (s.metrics_log) s.metrics_log->Write(record);
   const double per_step = Seconds(s.run_started) / static_cast<double>(s.steps_this_run);
   s.progress->Update(done, s.total_steps, record["loss"], means.at("rewards/accuracies"), means.at("rewards/margins"),
@@ -508,6 +538,7 @@ void Trainer::SaveCheckpoint() {
     const std::string directory = s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer,
                                                       *s.optimizer, s.trainer_state, config_.ToYaml());
     std::cerr << "checkpoint " << directory << "\n";
+    if (services_.observer != nullptr) services_.observer->OnCheckpoint(s.trainer_state.step);
   }
   s.last_saved_step = s.trainer_state.step;
 }

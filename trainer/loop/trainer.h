@@ -13,20 +13,29 @@ namespace dpo {
 
 class Communicator;
 class ReferenceScorer;
+class TrainingObserver;
 class Watchdog;
 
 // Makes the scorer of reference.mode=server (the gRPC client lives outside this library so that
 // dpo_trainer builds without gRPC).
 using RemoteReferenceFactory = std::function<std::unique_ptr<ReferenceScorer>(const ReferenceSection&)>;
 
+// What the binary around the trainer provides; every member is optional. Pointed-to objects
+// must outlive the trainer.
+struct TrainerServices {
+  // reference.mode=server; empty when built without gRPC (the mode is then refused clearly).
+  RemoteReferenceFactory remote_reference;
+  // Watches every reference fetch (the communicator watches its own collectives); the trainer
+  // keeps its step current.
+  Watchdog* watchdog = nullptr;
+  // Told about data, steps and checkpoints (e.g. the Prometheus exporter).
+  TrainingObserver* observer = nullptr;
+};
+
 class Trainer {
  public:
-  // `communicator` (and `watchdog`, when given) must outlive the trainer. `remote_reference` may
-  // be empty when the binary was built without gRPC; reference.mode=server is then refused with
-  // a clear error. With a watchdog, every reference fetch is watched (the communicator watches
-  // its own collectives) and the step it reports is kept current.
-  Trainer(JobConfig config, Communicator& communicator, RemoteReferenceFactory remote_reference = {},
-          Watchdog* watchdog = nullptr);
+  // `communicator` must outlive the trainer.
+  Trainer(JobConfig config, Communicator& communicator, TrainerServices services = {});
   ~Trainer();
 
   // Validates config and data and writes the plan (steps, pairs kept and dropped, tokens,
@@ -50,8 +59,7 @@ class Trainer {
 
   JobConfig config_;
   Communicator& communicator_;
-  RemoteReferenceFactory remote_reference_;
-  Watchdog* watchdog_;
+  TrainerServices services_;
   std::unique_ptr<State> state_;
 };
 

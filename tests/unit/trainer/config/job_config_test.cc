@@ -52,6 +52,17 @@ TEST(JobConfigTest, DeviceAndMixedPrecisionAreValidated) {
   EXPECT_NE(Parse({"training.device=cuda", "training.mixed_precision=bf16"}).TrainingHash(), base);
 }
 
+TEST(JobConfigTest, MetricsEndpointAndDriftWarningAreValidated) {
+  EXPECT_EQ(Parse({}).metrics.prometheus_listen, "127.0.0.1:0");
+  EXPECT_EQ(Parse({"metrics.prometheus_listen=0.0.0.0:9400"}).metrics.prometheus_listen, "0.0.0.0:9400");
+  for (const char* bad : {"9400", ":9400", "host:70000", "host:12x", "host:123456"}) {
+    EXPECT_NE(ErrorOf({std::string("metrics.prometheus_listen=") + bad}).find("must be HOST:PORT with PORT in [0, 65535]"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_NE(ErrorOf({"metrics.drift_warning_nats=-1"}).find("metrics.drift_warning_nats=-1 must be >= 0"), std::string::npos);
+}
+
 TEST(JobConfigTest, TrainingHashIgnoresHowTheGlobalBatchIsSplitButNotTheMath) {
   const std::string base = Parse({}).TrainingHash();
   EXPECT_EQ(Parse({"training.per_device_batch_size=2", "training.gradient_accumulation_steps=2"}).TrainingHash(), base);
