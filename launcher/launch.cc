@@ -49,6 +49,7 @@ int RunLaunch(const LaunchOptions& options, std::ostream& out, std::ostream& log
   LaunchRequest request;
   request.job = LoadJobSpec(options.config_path, options.overrides);
   request.nproc = options.nproc;
+  request.threads_per_rank = options.threads_per_rank;
   if (!options.hostfile.empty()) request.hostfile = ReadHostfile(options.hostfile);
   request.mpirun_args = options.mpirun_args;
   const LaunchPlan plan = MakeLaunchPlan(request, ThisHost());

@@ -10,6 +10,7 @@ namespace dpo {
 struct LaunchOptions {
   std::string config_path;
   int nproc = 1;
+  int threads_per_rank = 0;              // 0: this host's cores / ranks per host
   std::string hostfile;                  // empty: every rank on this host
   bool dry_run = false;                  // print the plan, start nothing
   std::vector<std::string> overrides;    // --set section.key=value, forwarded to every rank

@@ -99,7 +99,11 @@ LaunchPlan MakeLaunchPlan(const LaunchRequest& request, const LaunchEnvironment&
   plan.ranks = request.nproc;
   plan.hosts = PlaceRanks(request, environment, &plan.oversubscribe);
   for (const HostPlacement& host : plan.hosts) plan.ranks_per_host = std::max(plan.ranks_per_host, host.ranks);
-  plan.threads_per_rank = std::max(1, environment.cores / plan.ranks_per_host);
+  if (request.threads_per_rank < 0) {
+    throw InvalidInput("--threads-per-rank=" + std::to_string(request.threads_per_rank) + " must be >= 1 (or 0: the host's share)");
+  }
+  plan.threads_per_rank = request.threads_per_rank > 0 ? request.threads_per_rank
+                                                       : std::max(1, environment.cores / plan.ranks_per_host);
   plan.reference_server = PlanReferenceServer(request.job, environment, plan.threads_per_rank);
   plan.reference = DescribeReference(request.job, plan.reference_server);
 

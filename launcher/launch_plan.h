@@ -24,6 +24,9 @@ struct LaunchRequest {
   int nproc = 1;
   std::optional<Hostfile> hostfile;
   std::vector<std::string> mpirun_args;  // given after `--`, placed before the program
+  // Threads of every rank; 0: this host's cores / ranks per host (for hosts unlike the
+  // launcher's, e.g. a small launcher pod, give it explicitly).
+  int threads_per_rank = 0;
 };
 
 struct HostPlacement {

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", options.config_path, "job file (YAML)")->required();
   app.name("dpo-launch");
   app.add_option("--nproc", options.nproc, "number of ranks (checked with the plan)")->default_val(1);
+  app.add_option("--threads-per-rank", options.threads_per_rank,
+                 "OMP/OpenBLAS threads of every rank (default: this host's cores / ranks per host)");
   app.add_option("--hostfile", options.hostfile, "OpenMPI hostfile (host slots=N lines)")->check(CLI::ExistingFile);
   app.add_flag("--dry-run", options.dry_run, "validate the job, print the plan and the mpirun command, start nothing");
   app.add_option("--set", options.overrides,

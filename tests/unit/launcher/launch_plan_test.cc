@@ -96,6 +96,17 @@ TEST(LaunchPlan, RootOversubscriptionAndThreadShareFollowTheHost) {
   }
 }
 
+TEST(LaunchPlan, ExplicitThreadsPerRankOverrideTheHostShare) {
+  LaunchRequest request = Request(2);
+  request.threads_per_rank = 8;  // workers larger than the launcher's host
+  const LaunchPlan plan = MakeLaunchPlan(request, Host(1));
+  EXPECT_EQ(plan.threads_per_rank, 8);
+  const Argv& argv = plan.mpirun_argv;
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "OMP_NUM_THREADS=8"), argv.end());
+  request.threads_per_rank = -1;
+  EXPECT_THROW(MakeLaunchPlan(request, Host(1)), Error);
+}
+
 TEST(LaunchPlan, DefaultNprocIsOneRank) {
   LaunchRequest request;  // --nproc not given
   request.job = Job();
