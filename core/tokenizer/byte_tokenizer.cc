@@ -32,9 +32,4 @@ std::string ByteTokenizer::Decode(const std::vector<TokenId>& ids) const {
   return text;
 }
 
-std::shared_ptr<const Tokenizer> CreateTokenizer(const std::string& spec) {
-  if (spec == "byte") return std::make_shared<ByteTokenizer>();
-  throw InvalidInput("tokenizer \"" + spec + "\" is not supported (supported: byte)");
-}
-
 }  // namespace dpo

@@ -1,6 +1,6 @@
 // The tokenizer interface shared by the trainer, the reference server and the data tools.
-// Implementations: ByteTokenizer (built in, the default for examples and tests); HF
-// tokenizer.json byte-level BPE comes later behind the same interface.
+// Implementations: ByteTokenizer (built in, the default for examples and tests) and
+// BpeTokenizer (HF tokenizer.json byte-level BPE: GPT-2, Llama 3, Qwen2, SmolLM).
 #pragma once
 
 #include <cstdint>
@@ -36,8 +36,9 @@ class Tokenizer {
   virtual TokenId PadId() const = 0;
 };
 
-// Creates a tokenizer from its spec: "byte" (the built-in byte tokenizer). Throws
-// Error(kInvalidInput) naming the spec and the supported kinds otherwise.
+// Creates a tokenizer from its spec: "byte" (the built-in byte tokenizer), or the path of an HF
+// tokenizer.json or of the directory holding it (BpeTokenizer). Throws Error(kInvalidInput)
+// naming the spec and the supported kinds otherwise (tokenizer_files.cc).
 std::shared_ptr<const Tokenizer> CreateTokenizer(const std::string& spec);
 
 }  // namespace dpo

@@ -2,18 +2,21 @@
 //   dpo-data synth   --task words --pairs N --seed S --out DIR
 //   dpo-data reward  --task words --in FILE [--out FILE]
 //   dpo-data compare --task words --a FILE --b FILE
+//   dpo-data tokenize --tokenizer DIR --text-file FILE [--decode] [--add-bos] [--add-eos] [--out FILE]
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/file_io.h"
 #include "core/common/run_main.h"
 #include "trainer/tools/jsonl_io.h"
 #include "trainer/tools/synthetic_eval.h"
 #include "trainer/tools/synthetic_task.h"
+#include "trainer/tools/tokenize_text.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"dpo-data: synthetic preference data with a ground-truth reward, and its evaluation"};
+  CLI::App app{"dpo-data: synthetic preference data with a ground-truth reward, its evaluation, and tokenisation"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
   std::string task_name = "words", out, in, a_path, b_path;
@@ -37,12 +40,39 @@ int main(int argc, char** argv) {
   compare->add_option("--task", task_name, "task name (words)");
   compare->add_option("--a", a_path, "JSONL rows {prompt, response}")->required();
   compare->add_option("--b", b_path, "JSONL rows {prompt, response}")->required();
+
+  std::string tokenizer_spec, text_file;
+  dpo::TokenizeTextOptions tokenize_options;
+  bool decode = false;
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize", "one JSON array of token ids per text line (--decode: the reverse), to inspect tokenisation");
+  tokenize->add_option("--tokenizer", tokenizer_spec,
+                       "model directory (dpo_tokenizer.json or HF tokenizer.json), tokenizer.json file, or byte")
+      ->required();
+  tokenize->add_option("--text-file", text_file, "input: text lines, or with --decode JSON arrays of ids")->required();
+  tokenize->add_flag("--decode", decode, "decode JSON arrays of ids into text lines");
+  tokenize->add_flag("--add-bos", tokenize_options.add_bos, "prepend the BOS id to every line");
+  tokenize->add_flag("--add-eos", tokenize_options.add_eos, "append the EOS id to every line");
+  tokenize->add_option("--out", out, "output file; \"-\" or absent = stdout (the summary then goes to stderr)");
   app.footer(
-      "Output: one JSON line on stdout. compare's win_rate_a_over_b is the mean over common prompts of\n"
+      "Output: one JSON line on stdout (tokenize: one line per input line). compare's win_rate_a_over_b is the mean over common prompts of\n"
       "P(reward(a) > reward(b)) + 0.5 P(equal) over every pair of their responses (ties count half).");
   CLI11_PARSE(app, argc, argv);
 
   return dpo::RunMain("dpo-data", [&] {
+    if (tokenize->parsed()) {
+      const auto tokenizer = dpo::LoadTokenizerArgument(tokenizer_spec);
+      const std::string text = dpo::ReadFile(text_file);
+      const dpo::TokenizeTextResult result =
+          decode ? dpo::DecodeIdLines(*tokenizer, text, text_file)
+                 : dpo::TokenizeTextLines(*tokenizer, text, text_file, tokenize_options);
+      dpo::WriteLines(out, result.lines);
+      const nlohmann::ordered_json summary{{"tokenizer", tokenizer->Name()},
+                                           {"lines", result.lines.size()},
+                                           {"tokens", result.tokens}};
+      (dpo::IsStdoutPath(out) ? std::cerr : std::cout) << dpo::ToJsonLine(summary) << "\n";
+      return 0;
+    }
     const dpo::SyntheticTask& task = dpo::FindSyntheticTask(task_name);
     if (synth->parsed()) {
       const dpo::SyntheticData data = dpo::GenerateSyntheticData(task, pairs, seed);

@@ -81,7 +81,9 @@ TEST(CreateTokenizerTest, UnknownSpecNamesSpecAndSupportedKinds) {
     FAIL() << "expected an error";
   } catch (const Error& error) {
     EXPECT_EQ(error.kind(), ErrorKind::kInvalidInput);
-    EXPECT_EQ(std::string(error.what()), "tokenizer \"gpt2\" is not supported (supported: byte)");
+    EXPECT_EQ(std::string(error.what()),
+              "tokenizer \"gpt2\" is not supported (supported: byte, or the path of an HF tokenizer.json or of the "
+              "directory holding it)");
   }
 }
 
