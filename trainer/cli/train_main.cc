@@ -4,7 +4,9 @@
 // A fatal error on any rank is printed with its rank and ends the whole job with its exit code.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "core/common/error.h"
 #include "core/common/run_main.h"
@@ -123,7 +125,13 @@ int main(int argc, char** argv) {
       trainer.DryRun(std::cout);
       return 0;
     }
-    return trainer.Run();
+    const int code = trainer.Run();
+#if DPO_WITH_PROMETHEUS
+    if (exporter && config.metrics.prometheus_linger_seconds > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(config.metrics.prometheus_linger_seconds));
+    }
+#endif
+    return code;
   });
 #if DPO_WITH_MPI
   // The other ranks may be blocked in a collective: end them all with this rank's code.

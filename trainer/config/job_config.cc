@@ -216,6 +216,7 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     YamlSectionReader reader(sections["metrics"], "metrics", &problems);
     reader.Read("progress", config.metrics.progress);
     reader.Read("prometheus_listen", config.metrics.prometheus_listen);
+    reader.Read("prometheus_linger_seconds", config.metrics.prometheus_linger_seconds);
     reader.Read("drift_warning_nats", config.metrics.drift_warning_nats);
     reader.ReportUnknownKeys();
   }
@@ -348,6 +349,10 @@ std::vector<std::string> JobConfig::Validate() const {
                          "\" must be HOST:PORT with PORT in [0, 65535] (0 disables)");
     }
   }
+  if (!(metrics.prometheus_linger_seconds >= 0 && metrics.prometheus_linger_seconds <= 3600)) {
+    problems.push_back("metrics.prometheus_linger_seconds=" + Number(metrics.prometheus_linger_seconds) +
+                       " must be in [0, 3600]");
+  }
   if (!(metrics.drift_warning_nats >= 0)) {
     problems.push_back("metrics.drift_warning_nats=" + Number(metrics.drift_warning_nats) + " must be >= 0 (0 disables)");
   }
@@ -423,7 +428,8 @@ std::string JobConfig::ToYaml() const {
       << YAML::Value << output.save_total_limit << YAML::Key << "resume" << YAML::Value << output.resume
       << YAML::EndMap;
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
-      << metrics.progress << YAML::Key << "prometheus_listen" << YAML::Value << metrics.prometheus_listen << YAML::Key
+      << metrics.progress << YAML::Key << "prometheus_listen" << YAML::Value << metrics.prometheus_listen << YAML::Key << "prometheus_linger_seconds" << YAML::Value
+      << metrics.prometheus_linger_seconds << YAML::Key
       << "drift_warning_nats" << YAML::Value << metrics.drift_warning_nats << YAML::EndMap;
   out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap << YAML::Key << "timeout_seconds" << YAML::Value
       << distributed.timeout_seconds << YAML::Key << "bucket_mb" << YAML::Value << distributed.bucket_mb << YAML::Key

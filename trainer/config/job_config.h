@@ -85,6 +85,8 @@ struct MetricsSection {
   std::string progress = "auto";  // auto (when stderr is a terminal), always, never
   // Prometheus /metrics of every rank at HOST:(PORT + local rank); port 0 disables.
   std::string prometheus_listen = "127.0.0.1:0";
+  // Keep serving /metrics this long after training ends, so the last values get scraped.
+  double prometheus_linger_seconds = 0;
   // Warn once when the chosen responses' mean log-prob falls this many nats below its value at
   // the first step (DPO drifting off the data); 0 disables.
   double drift_warning_nats = 5;

@@ -343,6 +343,37 @@ int Trainer::Run() {
   return 0;
 }
 
+std::vector<int64_t> Trainer::MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const {
+  const int64_t size = config_.training.per_device_batch_size;
+  const auto begin = rank_shard.begin() + micro * size;
+  return std::vector<int64_t>(begin, begin + size);
+}
+
+void Trainer::PrefetchReference(const std::vector<int64_t>& shard) {
+  State& s = *state_;
+  if (config_.reference.prefetch <= 0) return;
+  // This step's and the next step's micro-batches, in the order they will be scored.
+  PairSampler next = *s.sampler;
+  next.Advance();
+  const std::vector<int64_t> next_shard = next.RankShard();
+  int64_t announced = 0;
+  for (const auto* source : {&shard, &next_shard}) {
+    for (int64_t micro = 0; micro < config_.training.gradient_accumulation_steps && announced < config_.reference.prefetch;
+         ++micro, ++announced) {
+      s.step_runner->Prefetch(s.train.pairs, MicroBatch(*source, micro));
+    }
+  }
+}
+
+void Trainer::ObserveStep(const StepReport& report) {
+  State& s = *state_;
+  if (const auto warning = s.drift->Observe(report.step, report.means); warning && communicator_.rank() == 0) {
+    s.progress->Finish();
+    std::cerr << *warning << "\n";
+  }
+  if (services_.observer != nullptr) services_.observer->OnStep(report);
+}
+
 void Trainer::TrainStep() {
   State& s = *state_;
   const TrainingSection& t = config_.training;
@@ -357,29 +388,13 @@ void Trainer::TrainStep() {
   const std::vector<int64_t> shard = s.sampler->RankShard();
   const LossNormalizer normalizer = PreferenceStep::NormalizerFor(s.train.pairs, s.sampler->GlobalBatch());
   const PrecomputedReference* precomputed = s.precomputed ? &*s.precomputed : nullptr;
-  const auto micro_batch = [&](const std::vector<int64_t>& rank_shard, int64_t micro) {
-    const auto begin = rank_shard.begin() + micro * t.per_device_batch_size;
-    return std::vector<int64_t>(begin, begin + t.per_device_batch_size);
-  };
-  if (precomputed == nullptr && config_.reference.mode == "server" && config_.reference.prefetch > 0) {
-    // This step's and the next step's micro-batches, in the order they will be scored.
-    PairSampler next = *s.sampler;
-    next.Advance();
-    const std::vector<int64_t> next_shard = next.RankShard();
-    int64_t announced = 0;
-    for (const auto* source : {&shard, &next_shard}) {
-      for (int64_t micro = 0; micro < t.gradient_accumulation_steps && announced < config_.reference.prefetch;
-           ++micro, ++announced) {
-        s.step_runner->Prefetch(s.train.pairs, micro_batch(*source, micro));
-      }
-    }
-  }
+  if (precomputed == nullptr && config_.reference.mode == "server") PrefetchReference(shard);
   StepTotals totals;
   std::optional<Error> reference_failure;
   try {
     for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
       if (s.gradient_sync && micro + 1 == t.gradient_accumulation_steps) s.gradient_sync->Arm();
-      s.step_runner->Run(s.train.pairs, micro_batch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
+      s.step_runner->Run(s.train.pairs, MicroBatch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
     }
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
@@ -435,27 +450,20 @@ void Trainer::TrainStep() {
   s.trainer_state.pairs_seen += s.sampler->global_batch_size();
   ++s.steps_this_run;
 
-  const auto step_means = totals.metrics.Means();
-  if (const auto warning = s.drift->Observe(step + 1, step_means); warning && communicator_.rank() == 0) {
-    s.progress->Finish();
-    std::cerr << *warning << "\n";
-  }
-  if (services_.observer != nullptr) {
-    StepReport report;
-    report.step = step + 1;
-    report.loss = totals.loss;
-    report.means = step_means;
-    report.grad_norm = grad_norm;
-    report.learning_rate = learning_rate;
-    report.tokens = totals.tokens;
-    report.pairs = s.sampler->global_batch_size();
-    report.skipped = !finite;
-    if (!finite) report.skip_reason = std::isfinite(totals.loss) ? "nonfinite_gradient" : "nonfinite_loss";
-    report.step_seconds = Seconds(step_started);
-    report.reference_wait_seconds = s.observed_reference != nullptr ? s.observed_reference->TakeWaitSeconds() : 0.0;
-    report.allreduce_seconds = grad_sync_seconds;
-    services_.observer->OnStep(report);
-  }
+  StepReport report;
+  report.step = step + 1;
+  report.loss = totals.loss;
+  report.means = totals.metrics.Means();
+  report.grad_norm = grad_norm;
+  report.learning_rate = learning_rate;
+  report.tokens = totals.tokens;
+  report.pairs = s.sampler->global_batch_size();
+  report.skipped = !finite;
+  if (!finite) report.skip_reason = std::isfinite(totals.loss) ? "nonfinite_gradient" : "nonfinite_loss";
+  report.step_seconds = Seconds(step_started);
+  report.reference_wait_seconds = s.observed_reference != nullptr ? s.observed_reference->TakeWaitSeconds() : 0.0;
+  report.allreduce_seconds = grad_sync_seconds;
+  ObserveStep(report);
 
   LogInterval& interval = s.interval;
   ++interval.steps;

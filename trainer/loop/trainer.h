@@ -6,6 +6,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <vector>
 
 #include "trainer/config/job_config.h"
 
@@ -14,6 +15,7 @@ namespace dpo {
 class Communicator;
 class ReferenceScorer;
 class TrainingObserver;
+struct StepReport;
 class Watchdog;
 
 // Makes the scorer of reference.mode=server (the gRPC client lives outside this library so that
@@ -53,6 +55,12 @@ class Trainer {
   void ResumeIfPossible();
   bool AgreeToStop();
   void TrainStep();
+  // The pair indices of micro-batch `micro` of this rank's shard.
+  std::vector<int64_t> MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const;
+  // Asks a remote reference for this step's and the next step's micro-batches ahead of time.
+  void PrefetchReference(const std::vector<int64_t>& shard);
+  // The drift monitor and the observer see every step.
+  void ObserveStep(const StepReport& report);
   void Evaluate();
   void SaveCheckpoint();
   void WriteFinalModel();
