@@ -27,21 +27,6 @@ std::vector<std::string> LaunchJob::Command(const std::vector<std::string>& args
   return command;
 }
 
-std::vector<std::string> ProcessesMentioning(const std::string& text) {
-  std::vector<std::string> found;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos || std::stoi(name) == ::getpid()) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
-    // A zombie has an empty cmdline: it runs nothing.
-    if (cmdline.find(text) != std::string::npos) found.push_back(name + ": " + cmdline);
-  }
-  return found;
-}
-
 bool WaitForMetricsRecords(const TrainJob& job, size_t records, double timeout_seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   const std::string path = job.output_dir() + "/metrics.jsonl";

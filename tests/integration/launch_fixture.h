@@ -24,9 +24,6 @@ class LaunchJob {
   std::unique_ptr<TrainJob> job_;
 };
 
-// Command lines of running processes that mention `text` (a job's directory), "pid: cmdline".
-std::vector<std::string> ProcessesMentioning(const std::string& text);
-
 // Waits until metrics.jsonl holds `records` lines; false after `timeout_seconds`.
 bool WaitForMetricsRecords(const TrainJob& job, size_t records, double timeout_seconds);
 

@@ -36,19 +36,6 @@ std::vector<std::string> Env(const std::string& fault = "") {
   return env;
 }
 
-// Processes whose command line mentions `needle` (here: a test's private directory).
-int ProcessesMentioning(const std::string& needle) {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos || name == std::to_string(getpid())) continue;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    const std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (text.find(needle) != std::string::npos) ++count;
-  }
-  return count;
-}
-
 // Largest |a - b| / max|a| over the tensors of two final models.
 double MaxRelativeDifference(const std::string& a_dir, const std::string& b_dir) {
   const auto a = LoadModelDirectory(a_dir)->HfStateDict();
@@ -122,7 +109,7 @@ TEST(MpiTrainingTest, ARankThatThrowsEndsTheWholeJobNamingTheRank) {
   EXPECT_NE(result.output.find("dpo-train rank 1: internal error: injected fault at rank1.throw:3"), std::string::npos)
       << result.output;
   EXPECT_LT(seconds, 60);
-  EXPECT_EQ(ProcessesMentioning(job.dir()), 0);
+  EXPECT_EQ(ProcessesMentioning(job.dir()), std::vector<std::string>{});
   EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/final"));
 }
 
@@ -138,7 +125,7 @@ TEST(MpiTrainingTest, AHangingRankIsEndedByTheWatchdogWithExitCode4) {
   EXPECT_NE(result.output.find("at step 2 did not finish within distributed.timeout_seconds=5 s"), std::string::npos)
       << result.output;
   EXPECT_LT(seconds, 60);
-  EXPECT_EQ(ProcessesMentioning(job.dir()), 0);
+  EXPECT_EQ(ProcessesMentioning(job.dir()), std::vector<std::string>{});
 }
 
 TEST(MpiTrainingTest, RanksWithDifferentJobsRefuseToStartNamingTheKey) {

@@ -1,6 +1,9 @@
 // TrainJob: files for a small dpo-train run.
 #include "tests/integration/train_job.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -55,6 +58,20 @@ std::string TrainJob::FinalWeights() const { return ReadFile(output_dir() + "/fi
 const std::vector<std::string>& SingleThreadEnv() {
   static const std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
   return env;
+}
+
+std::vector<std::string> ProcessesMentioning(const std::string& text) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos || std::stoi(name) == ::getpid()) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(text) != std::string::npos) found.push_back(name + ": " + cmdline);
+  }
+  return found;
 }
 
 }  // namespace dpo::testing

@@ -38,4 +38,8 @@ class TrainJob {
 // Environment for child processes: one BLAS/OpenMP thread each.
 const std::vector<std::string>& SingleThreadEnv();
 
+// Command lines of running processes (other than this one) that mention `text`, such as a
+// job's directory, as "pid: cmdline". Zombies have an empty command line and never match.
+std::vector<std::string> ProcessesMentioning(const std::string& text);
+
 }  // namespace dpo::testing
