@@ -18,6 +18,9 @@ constexpr int kLength = 128, kPrompt = 32;
 constexpr int kProbeCallers = 8;
 constexpr double kCallTimeoutSeconds = 10;
 constexpr auto kRssInterval = std::chrono::milliseconds(500);
+// After the last call completes, the server is left idle this long while RSS is still sampled:
+// whether it hands the burst's memory back.
+constexpr auto kIdleTail = std::chrono::seconds(3);
 
 struct RssSample {
   double t_s;        // seconds after the load's origin (negative: before it)
@@ -49,6 +52,17 @@ PhaseSummary Summarize(const std::vector<CallRecord>& records, int phase) {
   return summary;
 }
 
+// The last sample taken before `t_s` (-1 when none).
+int64_t RssAt(const std::vector<RssSample>& samples, double t_s) {
+  int64_t kib = -1;
+  for (const RssSample& sample : samples) {
+    if (sample.t_s < t_s) kib = sample.kib;
+  }
+  return kib;
+}
+
+double Mib(int64_t kib) { return static_cast<double>(kib) / 1024.0; }
+
 int64_t MaxRss(const std::vector<RssSample>& samples, double from_s, double to_s) {
   int64_t max = -1;
   for (const RssSample& sample : samples) {
@@ -78,6 +92,7 @@ int RunLoadBench(const BenchOptions& options) {
   WriteBenchModel(model_dir, 3);
   auto server = StartServer(model_dir, options.work_dir + "/cache-load", options.work_dir + "/server-load.log");
   const pid_t server_pid = server->process().pid();
+  const int64_t rss_at_start_kib = ReadProcStatusKib(server_pid, "VmRSS");  // serving, nothing scored yet
   const auto channel = testing::PlainChannel(server->address());
   auto stub = v1::ReferenceModel::NewStub(channel);
   const std::string fingerprint = FetchFingerprint(channel);
@@ -113,7 +128,7 @@ int RunLoadBench(const BenchOptions& options) {
   });
   const std::vector<CallRecord> records = RunOpenLoop(*stub, phases, make_request, kCallTimeoutSeconds, origin);
   const double drained_s = Seconds(Clock::now() - origin);
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // one more sample after the drain
+  std::this_thread::sleep_for(kIdleTail);  // samples of the idle server after the drain
   sampling = false;
   sampler.join();
   v1::ServerStats after;
@@ -132,7 +147,7 @@ int RunLoadBench(const BenchOptions& options) {
     const double offered = static_cast<double>(s.sent) / seconds;
     const double achieved = static_cast<double>(s.ok) / seconds;
     // The last phase's memory window runs until every call has completed.
-    const double phase_end = phase + 1 == phases.size() ? drained_s + 1 : phase_start + seconds;
+    const double phase_end = phase + 1 == phases.size() ? drained_s : phase_start + seconds;
     std::printf("%-12s %8.1f %7lld %8.1f %7.1f%% %6lld %6lld %9lld %9.1f %9.1f %9.2f %10.1f\n",
                 phases[phase].name.c_str(), offered, static_cast<long long>(s.sent), achieved,
                 100.0 * achieved / offered, static_cast<long long>(s.ok), static_cast<long long>(s.shed),
@@ -180,9 +195,13 @@ int RunLoadBench(const BenchOptions& options) {
     std::printf("latency: p50 not back under the sustained p99 (%.1f ms) within %.0f s\n", 1e3 * sustained_p99_s,
                 phases[2].seconds);
   }
-  std::printf("server RSS: %.1f MiB before the load, %.1f MiB max during it (%zu samples every %lld ms)\n",
-              static_cast<double>(MaxRss(rss, -1e9, 0)) / 1024.0,
-              static_cast<double>(MaxRss(rss, 0, 1e9)) / 1024.0, rss.size(),
+  const double overload_end_s = phases[0].seconds + phases[1].seconds;
+  const double idle_s = static_cast<double>(kIdleTail.count());
+  std::printf("server VmRSS, MiB: %.1f at start, %.1f before the load (after the probe), %.1f peak, %.1f at the end "
+              "of the overload, %.1f when the last call completed, %.1f after %.0f s idle (%zu samples every "
+              "%lld ms)\n",
+              Mib(rss_at_start_kib), Mib(MaxRss(rss, -1e9, 0)), Mib(MaxRss(rss, 0, 1e9)), Mib(RssAt(rss, overload_end_s)),
+              Mib(RssAt(rss, drained_s)), Mib(rss.empty() ? -1 : rss.back().kib), idle_s, rss.size(),
               static_cast<long long>(kRssInterval.count()));
   std::printf("server VmRSS (RssAnon) every 5 s, MiB:");
   for (size_t i = 0; i < rss.size(); i += 10) {

@@ -7,6 +7,7 @@
 #include "reference_server/app/precompute.h"
 #include "reference_server/app/server_config.h"
 #include "reference_server/app/stop_signals.h"
+#include "reference_server/engine/server_memory.h"
 #include "reference_server/server/reference_server.h"
 
 namespace {
@@ -42,6 +43,8 @@ int Serve(const dpo::ServerOptions& options) {
 int main(int argc, char** argv) {
   const dpo::CommandLine command = dpo::ParseCommandLine(argc, argv, std::cout, std::cerr);
   if (command.mode == dpo::CommandLine::Mode::kExit) return command.exit_code;
+  // Before the model is loaded: the allocator and malloc settings that keep the RSS bounded.
+  dpo::ConfigureServerMemory();
   return dpo::RunMain("dpo-reference-server", [&] {
     return command.mode == dpo::CommandLine::Mode::kPrecompute ? Precompute(command.precompute) : Serve(command.server);
   });

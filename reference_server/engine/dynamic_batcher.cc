@@ -12,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/model/causal_lm.h"
 #include "reference_server/cache/score_cache.h"
+#include "reference_server/engine/server_memory.h"
 #include "reference_server/wire/score_wire.h"
 
 namespace dpo {
@@ -41,6 +42,7 @@ std::vector<std::string> BatcherOptions::Validate() const {
   at_least("max_queued_requests", max_queued_requests, 1);
   at_least("pad_id", pad_id, 0);
   at_least("log_prob_chunk_tokens", log_probs.chunk_tokens, 1);
+  at_least("release_memory_after_idle_ms", release_memory_after_idle_ms, 0);
   at_least("debug_forward_delay_ms", debug_forward_delay_ms, 0);
   return problems;
 }
@@ -105,17 +107,29 @@ BatcherStats DynamicBatcher::Stats() const {
 void DynamicBatcher::Run() {
   torch::NoGradGuard no_grad;  // thread-local: this thread runs every forward
   const auto max_wait = std::chrono::milliseconds(options_.max_wait_ms);
+  const auto release_after = std::chrono::milliseconds(options_.release_memory_after_idle_ms);
+  bool released = false;  // the first idle period hands back what loading the model left free
   while (true) {
     std::vector<Slot> batch;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      const auto has_work = [&] { return stopping_ || !queue_.empty(); };
+      if (!released && release_after.count() > 0 && !wake_.wait_for(lock, release_after, has_work)) {
+        lock.unlock();  // Submit must not wait for the trim
+        ReleaseFreeMemory();
+        lock.lock();
+        ++stats_.memory_releases;
+        released = true;
+        continue;
+      }
+      wake_.wait(lock, has_work);
       if (queue_.empty()) return;  // stopping, and everything queued has been computed
       const Clock::time_point deadline = queue_.front()->enqueued + max_wait;
       wake_.wait_until(lock, deadline, [&] { return stopping_ || queued_tokens_ >= options_.max_batch_tokens; });
       batch = TakeBatch();
     }
     RunBatch(batch);
+    released = false;
   }
 }
 

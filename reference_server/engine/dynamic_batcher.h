@@ -1,6 +1,7 @@
 // DynamicBatcher: the reference server's one compute thread. Concurrent requests' cache misses
 // wait in a bounded queue; the worker packs them into batches (up to a token budget or a wait
-// limit), runs one forward per batch, writes the results to the cache, and completes requests.
+// limit), runs one forward per batch, writes the results to the cache, and completes requests;
+// when idle, it hands the forwards' free memory back to the system.
 #pragma once
 
 #include <chrono>
@@ -36,6 +37,11 @@ struct BatcherOptions {
   int64_t max_queued_requests = 256;
   int64_t pad_id = 0;  // any id in the vocabulary (padding is masked out and follows each row)
   LogProbOptions log_probs;
+  // After this long with nothing queued, the worker hands free heap pages back to the system
+  // (ReleaseFreeMemory, server_memory.h), else a burst's large forwards keep their peak in the
+  // RSS. Once per idle period (the first one after start included); never while requests keep
+  // arriving, and one arriving during it waits for it (~1-6 ms). 0 = never.
+  int64_t release_memory_after_idle_ms = 1000;
   // Testing and load drills only: sleep this long inside every forward (a slow model).
   int64_t debug_forward_delay_ms = 0;
 
@@ -63,6 +69,7 @@ struct BatcherStats {
   uint64_t queued_requests = 0;       // waiting now
   uint64_t rejected_requests = 0;     // RESOURCE_EXHAUSTED answers (queue full)
   uint64_t cache_write_failures = 0;  // batches whose results could not be written to the cache
+  uint64_t memory_releases = 0;       // idle periods in which free heap pages were handed back
 };
 
 // Thread safety: Submit, Stats and Shutdown may be called from any threads concurrently. The

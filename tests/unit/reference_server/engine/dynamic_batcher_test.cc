@@ -1,6 +1,7 @@
 // Tests of DynamicBatcher: batched values equal the direct per-sequence computation, batches form
 // (forwards counted), the token budget splits batches, a full queue refuses, shutdown drains,
-// results reach the cache, and a failed forward fails only its own requests.
+// results reach the cache, a failed forward fails only its own requests, and an idle worker hands
+// free memory back once per idle period.
 #include "reference_server/engine/dynamic_batcher.h"
 
 #include <gtest/gtest.h>
@@ -237,14 +238,42 @@ TEST(DynamicBatcherTest, FailedForwardFailsItsRequestOnly) {
   EXPECT_NEAR(outcome.entries[1].sum_log_prob, DirectScore(*reference.model, good[1]), 1e-4);
 }
 
+TEST(DynamicBatcherTest, IdleWorkerReleasesMemoryOncePerIdlePeriod) {
+  const LoadedReferenceModel reference = TinyReference();
+  BatcherOptions options = Options(/*max_batch_tokens=*/256, /*max_wait_ms=*/0);
+  options.release_memory_after_idle_ms = 1;
+  DynamicBatcher batcher(reference.model, nullptr, options);
+  EXPECT_TRUE(Eventually([&] { return batcher.Stats().memory_releases == 1; }));  // idle since start
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(batcher.Stats().memory_releases, 1U);  // still the same idle period: once only
+  ASSERT_TRUE(SubmitAll(batcher, RandomSequences(2, 20, 7)).get().status.ok());
+  EXPECT_TRUE(Eventually([&] { return batcher.Stats().memory_releases == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(batcher.Stats().memory_releases, 2U);
+  EXPECT_EQ(batcher.Stats().batches, 1U);
+}
+
+TEST(DynamicBatcherTest, ZeroIdleDelayNeverReleasesMemory) {
+  const LoadedReferenceModel reference = TinyReference();
+  BatcherOptions options = Options(/*max_batch_tokens=*/256, /*max_wait_ms=*/0);
+  options.release_memory_after_idle_ms = 0;
+  DynamicBatcher batcher(reference.model, nullptr, options);
+  ASSERT_TRUE(SubmitAll(batcher, RandomSequences(2, 20, 7)).get().status.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(batcher.Stats().memory_releases, 0U);
+  EXPECT_EQ(batcher.Stats().batches, 1U);
+}
+
 TEST(DynamicBatcherTest, InvalidOptionsAreAllReported) {
   BatcherOptions options;
   options.max_batch_tokens = 0;
   options.max_queued_requests = -1;
+  options.release_memory_after_idle_ms = -5;
   const std::vector<std::string> problems = options.Validate();
-  ASSERT_EQ(problems.size(), 2U);
+  ASSERT_EQ(problems.size(), 3U);
   EXPECT_EQ(problems[0], "max_batch_tokens: 0, must be at least 1");
   EXPECT_EQ(problems[1], "max_queued_requests: -1, must be at least 1");
+  EXPECT_EQ(problems[2], "release_memory_after_idle_ms: -5, must be at least 0");
   EXPECT_THROW(DynamicBatcher(TinyReference().model, nullptr, options), Error);
 }
 
