@@ -28,6 +28,7 @@ int Serve(const dpo::ServerOptions& options) {
   // One line each on stdout, flushed: launchers and tests read the bound addresses from here.
   std::cout << "listening on " << server.listen_address() << std::endl;
   if (!server.health_address().empty()) std::cout << "health probes on " << server.health_address() << std::endl;
+  if (!server.metrics_address().empty()) std::cout << "metrics on http://" << server.metrics_address() << "/metrics" << std::endl;
   server.LoadModel();
   std::cerr << "dpo-reference-server " << dpo::ServerVersion() << ": serving " << options.model_dir << " (fingerprint "
             << server.fingerprint() << ")" << std::endl;

@@ -32,6 +32,7 @@ const Key kKeys[] = {
   {"tokenizer", "tokenizer spec when the model directory records none (default byte)", false, false, [](ServerOptions& o) -> Field { return &o.tokenizer; }},
   {"listen", "HOST:PORT of the service (default 127.0.0.1:50051; port 0 = any free port)", false, false, [](ServerOptions& o) -> Field { return &o.listen; }},
   {"health_listen", "HOST:PORT of a plaintext health-only port for probes", false, false, [](ServerOptions& o) -> Field { return &o.health_listen; }},
+  {"metrics_listen", "HOST:PORT of the Prometheus /metrics endpoint (plain HTTP)", false, false, [](ServerOptions& o) -> Field { return &o.metrics_listen; }},
   {"cache_dir", "score cache directory (LMDB), created if missing (default ./reference-cache)", true, true, [](ServerOptions& o) -> Field { return &o.cache_dir; }},
   {"cache_map_size_bytes", "cache size limit in bytes (default 1 GiB)", false, true, [](ServerOptions& o) -> Field { return &o.cache_map_size_bytes; }},
   {"cache_lru_entries", "in-memory cache entries in front of LMDB", false, false, [](ServerOptions& o) -> Field { return &o.cache_lru_entries; }},

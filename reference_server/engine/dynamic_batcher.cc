@@ -165,6 +165,11 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
                                         [](const Slot& slot) { return slot.item().token_log_probs != nullptr; });
   grpc::Status failure;
   const std::string what = "forward of a batch of " + std::to_string(rows.size()) + " sequences failed: ";
+  if (options_.on_batch) {
+    int64_t longest = 0;
+    for (const std::size_t slot : rows) longest = std::max<int64_t>(longest, batch[slot].item().sequence->token_ids_size());
+    options_.on_batch(static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows.size()) * longest);
+  }
   try {
     entries = Forward(batch, rows, wants_tokens ? &token_log_probs : nullptr);
   } catch (const c10::Error& e) {  // LibTorch's what() carries a backtrace: keep the message only

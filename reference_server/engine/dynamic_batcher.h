@@ -44,6 +44,9 @@ struct BatcherOptions {
   int64_t release_memory_after_idle_ms = 1000;
   // Testing and load drills only: sleep this long inside every forward (a slow model).
   int64_t debug_forward_delay_ms = 0;
+  // Called on the worker thread after every forward with its rows and padded tokens (rows x
+  // longest row), e.g. for metrics. Optional; must be cheap and must not throw.
+  std::function<void(int64_t rows, int64_t padded_tokens)> on_batch;
 
   // Every problem at once, e.g. "max_batch_tokens: 0, must be at least 1"; empty when valid.
   std::vector<std::string> Validate() const;

@@ -21,6 +21,9 @@
 #include "reference_server/engine/score_engine.h"
 #include "reference_server/server/access_control.h"
 #include "reference_server/server/reference_service.h"
+#if DPO_WITH_PROMETHEUS
+#include "reference_server/server/server_metrics.h"
+#endif
 
 namespace dpo {
 namespace {
@@ -75,6 +78,13 @@ ReferenceServer::~ReferenceServer() {
 }
 
 void ReferenceServer::Start() {
+  if (!options_.metrics_listen.empty()) {
+#if DPO_WITH_PROMETHEUS
+    metrics_ = std::make_unique<ServerMetrics>(options_.metrics_listen, [this] { return service_->Stats(); });
+#else
+    throw InvalidInput("metrics_listen: this dpo-reference-server was built without prometheus-cpp (DPO_WITH_PROMETHEUS=OFF)");
+#endif
+  }
   // Every server built from here on gets its own default health service (no health.proto needed).
   grpc::EnableDefaultHealthCheckService(true);
   if (!options_.health_listen.empty()) {
@@ -103,6 +113,9 @@ void ReferenceServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kServerKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, kMinClientPingIntervalMs);
+#if DPO_WITH_PROMETHEUS
+  if (metrics_) builder.experimental().SetInterceptorCreators(metrics_->InterceptorFactories());
+#endif
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     throw InvalidInput("listen: cannot listen on " + options_.listen +
@@ -130,7 +143,13 @@ void ReferenceServer::LoadModel() {
   cache_ = std::make_unique<ScoreCache>(options_.Cache());
   ScoreLimits limits;
   limits.max_request_tokens = options_.max_request_tokens;
-  engine_ = std::make_unique<ScoreEngine>(*model_, cache_.get(), options_.Batcher(model_->tokenizer->PadId()), limits);
+  BatcherOptions batcher = options_.Batcher(model_->tokenizer->PadId());
+#if DPO_WITH_PROMETHEUS
+  if (metrics_) {
+    batcher.on_batch = [metrics = metrics_.get()](int64_t rows, int64_t tokens) { metrics->OnBatch(rows, tokens); };
+  }
+#endif
+  engine_ = std::make_unique<ScoreEngine>(*model_, cache_.get(), batcher, limits);
 
   v1::ModelInfo info;
   info.set_fingerprint(model_->fingerprint);
@@ -142,6 +161,14 @@ void ReferenceServer::LoadModel() {
   info.set_max_request_tokens(engine_->limits().max_request_tokens);
   service_->SetServing(engine_.get(), info);
   SetHealth(true);
+}
+
+const std::string& ReferenceServer::metrics_address() const {
+  static const std::string kNone;
+#if DPO_WITH_PROMETHEUS
+  if (metrics_) return metrics_->address();
+#endif
+  return kNone;
 }
 
 const std::string& ReferenceServer::fingerprint() const {

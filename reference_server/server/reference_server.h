@@ -19,6 +19,7 @@ namespace dpo {
 
 class BearerTokenAuth;
 class ReferenceModelService;
+class ServerMetrics;
 class ScoreCache;
 class ScoreEngine;
 struct LoadedReferenceModel;
@@ -34,7 +35,8 @@ class ReferenceServer {
   ReferenceServer(const ReferenceServer&) = delete;
   ReferenceServer& operator=(const ReferenceServer&) = delete;
 
-  // Binds and starts the health port (when configured), then the main port; both report
+  // Binds and starts the metrics endpoint and the health port (when configured), then the main
+  // port; both gRPC ports report
   // NOT_SERVING for "" and "dpo.v1.ReferenceModel" and dpo.v1 calls answer UNAVAILABLE until
   // LoadModel. Throws Error(kInvalidInput) naming the address when a port cannot be bound (in
   // use, bad host, or TLS files gRPC rejects).
@@ -42,6 +44,7 @@ class ReferenceServer {
   // "HOST:PORT" with the port actually bound (port 0 resolved). Valid after Start.
   const std::string& listen_address() const { return listen_address_; }
   const std::string& health_address() const { return health_address_; }  // empty without one
+  const std::string& metrics_address() const;  // empty without one
 
   // Loads the model and opens the cache, starts the engine, then reports SERVING. Throws
   // Error(kInvalidInput) on a bad model directory or cache directory (the server keeps
@@ -61,6 +64,7 @@ class ReferenceServer {
   std::unique_ptr<BearerTokenAuth> auth_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<ReferenceModelService> service_;
+  std::unique_ptr<ServerMetrics> metrics_;  // outlives the servers whose RPCs it counts
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::CallbackGenericService> health_only_;  // outlives health_server_
   std::unique_ptr<grpc::Server> health_server_;

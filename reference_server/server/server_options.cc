@@ -48,6 +48,7 @@ std::vector<std::string> ServerOptions::Validate() const {
   if (tokenizer.empty()) problems.push_back("tokenizer: empty");
   address("listen", listen);
   if (!health_listen.empty()) address("health_listen", health_listen);
+  if (!metrics_listen.empty()) address("metrics_listen", metrics_listen);
   if (cache_dir.empty()) problems.push_back("cache_dir: empty");
   if (cache_sync != "durable" && cache_sync != "no_meta_sync" && cache_sync != "no_sync") {
     problems.push_back("cache_sync: \"" + cache_sync + "\" must be one of: durable, no_meta_sync, no_sync");

@@ -32,6 +32,7 @@ struct ServerOptions {
   std::string tokenizer = "byte";          // tokenizer spec when the model directory records none
   std::string listen = "127.0.0.1:50051";  // HOST:PORT; port 0 picks a free port
   std::string health_listen;               // HOST:PORT of a plaintext health-only port; empty = none
+  std::string metrics_listen;              // HOST:PORT of Prometheus /metrics (plain HTTP); empty = none
   std::string cache_dir = "reference-cache";
   uint64_t cache_map_size_bytes = 1ULL << 30;  // the LMDB size limit (it never grows past this)
   uint64_t cache_lru_entries = 1ULL << 18;     // in-memory entries in front of LMDB

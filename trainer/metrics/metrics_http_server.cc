@@ -38,8 +38,9 @@ std::string Response(const std::string& status, const std::string& content_type,
 
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(const std::string& listen_address, std::shared_ptr<prometheus::Registry> registry)
-    : registry_(std::move(registry)) {
+MetricsHttpServer::MetricsHttpServer(const std::string& listen_address,
+                                     std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
+    : collectables_(std::move(collectables)) {
   const auto colon = listen_address.rfind(':');
   std::string host = colon == std::string::npos ? "" : listen_address.substr(0, colon);
   const std::string port = colon == std::string::npos ? "" : listen_address.substr(colon + 1);
@@ -122,7 +123,12 @@ void MetricsHttpServer::Answer(int connection) {
   } else if (target != "/metrics" && target.rfind("/metrics?", 0) != 0) {
     WriteAll(connection, Response("404 Not Found", "text/plain", "see /metrics\n"));
   } else {
-    const std::string body = prometheus::TextSerializer().Serialize(registry_->Collect());
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& collectable : collectables_) {
+      auto collected = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(collected.begin()), std::make_move_iterator(collected.end()));
+    }
+    const std::string body = prometheus::TextSerializer().Serialize(families);
     WriteAll(connection, Response("200 OK", "text/plain; version=0.0.4; charset=utf-8", body));
   }
 }

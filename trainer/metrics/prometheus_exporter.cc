@@ -91,7 +91,7 @@ PrometheusExporter::PrometheusExporter(const std::string& listen_address, int ra
   Labels build = m.rank;
   build.insert({{"version", DPO_VERSION}, {"torch_version", TORCH_VERSION}, {"device", device}});
   prometheus::BuildGauge().Name("dpo_build_info").Help("Build and runtime information; value 1").Register(*m.registry).Add(build).Set(1);
-  m.server = std::make_unique<MetricsHttpServer>(listen_address, m.registry);
+  m.server = std::make_unique<MetricsHttpServer>(listen_address, std::vector<std::shared_ptr<prometheus::Collectable>>{m.registry});
 }
 
 PrometheusExporter::~PrometheusExporter() = default;

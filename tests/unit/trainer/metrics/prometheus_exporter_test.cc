@@ -1,36 +1,14 @@
 // PrometheusExporter: the exposition served over HTTP after a few reports.
 #include "trainer/metrics/prometheus_exporter.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 
+#include "tests/support/http_get.h"
+
 namespace dpo {
 namespace {
-
-// GET http://127.0.0.1:<port><path>; returns the whole response (headers and body).
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
-  ::close(fd);
-  return response;
-}
 
 StepReport Step(int64_t step, double loss, bool skipped = false) {
   StepReport report;
@@ -56,8 +34,9 @@ TEST(PrometheusExporterTest, ServesEverySeriesWithTheRankLabel) {
   exporter.OnStep(Step(1, 0.69));
   exporter.OnStep(Step(2, 0.5, /*skipped=*/true));
   exporter.OnCheckpoint(2);
-  const std::string text = HttpGet(exporter.port(), "/metrics");
-  ASSERT_NE(text.find("200 OK"), std::string::npos) << text;
+  const testing::HttpResponse response = testing::HttpGet("127.0.0.1", exporter.port(), "/metrics");
+  ASSERT_EQ(response.status, 200);
+  const std::string& text = response.body;
   for (const char* line : {
            "dpo_train_loss{rank=\"3\"} 0.5\n",
            "dpo_train_steps_total{rank=\"3\"} 2\n",
@@ -80,7 +59,7 @@ TEST(PrometheusExporterTest, ServesEverySeriesWithTheRankLabel) {
   }
   EXPECT_NE(text.find("dpo_build_info{device=\"cpu\",rank=\"3\",torch_version=\""), std::string::npos) << text;
   EXPECT_EQ(text.find("dpo_checkpoint_last_success_timestamp_seconds{rank=\"3\"} 0\n"), std::string::npos);
-  EXPECT_NE(HttpGet(exporter.port(), "/").find("404 Not Found"), std::string::npos);
+  EXPECT_EQ(testing::HttpGet("127.0.0.1", exporter.port(), "/").status, 404);
 }
 
 TEST(PrometheusExporterTest, RankAddressesAddTheLocalRankAndPortZeroDisables) {
