@@ -58,4 +58,23 @@ BadRowPolicy ParseBadRowPolicy(std::string_view name) {
   throw InvalidInput("data.on_bad_row=\"" + std::string(name) + "\" must be one of: error, skip");
 }
 
+const char* ChatTemplateKindName(ChatTemplateKind kind) {
+  switch (kind) {
+    case ChatTemplateKind::kAuto: return "auto";
+    case ChatTemplateKind::kChatMl: return "chatml";
+    case ChatTemplateKind::kLlama3: return "llama3";
+    case ChatTemplateKind::kPlain: return "plain";
+  }
+  return "unknown";
+}
+
+ChatTemplateKind ParseChatTemplateKind(std::string_view name) {
+  for (const ChatTemplateKind kind : {ChatTemplateKind::kAuto, ChatTemplateKind::kChatMl,
+                                      ChatTemplateKind::kLlama3, ChatTemplateKind::kPlain}) {
+    if (name == ChatTemplateKindName(kind)) return kind;
+  }
+  throw InvalidInput("data.chat_template=\"" + std::string(name) +
+                     "\" must be one of: auto, chatml, llama3, plain");
+}
+
 }  // namespace dpo

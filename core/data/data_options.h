@@ -21,6 +21,14 @@ enum class BadRowPolicy {
   kSkip,   // "skip": drop the row, count it and list it in the rejects file
 };
 
+// How conversational rows are rendered (data.chat_template; the formats are in chat_template.h).
+enum class ChatTemplateKind {
+  kAuto,    // "auto": the family of the tokenizer's chat_template, else plain
+  kChatMl,  // "chatml": <|im_start|>role\ncontent<|im_end|>\n (Qwen, SmolLM2-Instruct)
+  kLlama3,  // "llama3": <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
+  kPlain,   // "plain": "User: content\n", generation prompt "Assistant:"
+};
+
 struct DataOptions {
   // Upper bound on prompt + completion tokens of one sequence (TRL's default).
   int64_t max_length = 1024;
@@ -30,6 +38,8 @@ struct DataOptions {
   BadRowPolicy on_bad_row = BadRowPolicy::kError;
   // How many problems the error of `on_bad_row: error` lists (the count is always complete).
   int64_t max_reported_problems = 20;
+  // How conversational rows (messages instead of strings) are rendered; see chat_template.h.
+  ChatTemplateKind chat_template = ChatTemplateKind::kAuto;
 
   // Every problem at once, each naming the key, its value and the limit, e.g.
   // `data.max_prompt_length=2000 must be < data.max_length=1024`. Empty when valid.
@@ -42,5 +52,7 @@ const char* TruncationModeName(TruncationMode mode);
 TruncationMode ParseTruncationMode(std::string_view name);
 const char* BadRowPolicyName(BadRowPolicy policy);
 BadRowPolicy ParseBadRowPolicy(std::string_view name);
+const char* ChatTemplateKindName(ChatTemplateKind kind);
+ChatTemplateKind ParseChatTemplateKind(std::string_view name);  // "auto", "chatml", "llama3", "plain"
 
 }  // namespace dpo

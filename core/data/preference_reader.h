@@ -32,9 +32,11 @@ struct PreferenceDataset {
 };
 
 // Reads a JSONL file: one JSON object per line, blank lines ignored (but counted for line
-// numbers), CRLF accepted. Each row is either {"prompt","chosen","rejected"} (strings) or
-// {"prompt_ids","chosen_ids","rejected_ids"} (arrays of ids in [0, VocabSize())); unknown keys
-// are ignored. Throws Error(kInvalidInput):
+// numbers), CRLF accepted. Each row is either {"prompt","chosen","rejected"} (strings; or lists
+// of {"role","content"} messages rendered with options.chat_template, "prompt" optional: see
+// conversation_row.h) or {"prompt_ids","chosen_ids","rejected_ids"} (arrays of ids in
+// [0, VocabSize())); unknown keys are ignored. Also throws when the chat template cannot be used
+// with the tokenizer (ResolveChatFormat). Throws Error(kInvalidInput):
 //  - naming the path when the file cannot be read;
 //  - with on_bad_row: error, after reading the whole file, when any row is invalid: the message
 //    gives the number of problems and rows, then the first max_reported_problems problems, one

@@ -10,14 +10,14 @@
 #include <utility>
 
 #include "core/common/utf8.h"
+#include "core/data/conversation_row.h"
 
 namespace dpo {
 namespace {
 
 using nlohmann::json;
 
-// U+FDD0 is a noncharacter, reserved for internal use: real text does not contain it.
-constexpr std::string_view kSentinel = "\xEF\xB7\x90";
+constexpr std::string_view kSentinel = kInvalidUtf8Sentinel;
 constexpr const char* kTextFields[] = {"prompt", "chosen", "rejected"};
 constexpr const char* kIdFields[] = {"prompt_ids", "chosen_ids", "rejected_ids"};
 
@@ -221,6 +221,12 @@ RowOutcome ProcessPreferenceRow(std::string_view line, int64_t line_number,
     prompt_ids = builder.PromptFromIds(std::move(*prompt));
     chosen_ids = builder.CompletionFromIds(std::move(*chosen));
     rejected_ids = builder.CompletionFromIds(std::move(*rejected));
+  } else if (IsConversationalRow(row)) {
+    auto conversation = ReadConversationRow(row, first_invalid.has_value(), &found_invalid_utf8, &problems);
+    if (!conversation || first_invalid) return finish();
+    prompt_ids = builder.PromptFromMessages(conversation->prompt);
+    chosen_ids = builder.CompletionFromMessage(conversation->chosen);
+    rejected_ids = builder.CompletionFromMessage(conversation->rejected);
   } else {
     const bool check = first_invalid.has_value();
     auto prompt = TextField(row, "prompt", true, check, &found_invalid_utf8, &problems);

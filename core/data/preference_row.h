@@ -1,5 +1,6 @@
 // Parsing and validation of one JSONL row of preference data, text form
-// {"prompt","chosen","rejected"} or pre-tokenised form {"prompt_ids","chosen_ids","rejected_ids"}.
+// {"prompt","chosen","rejected"} (strings, or lists of messages: conversation_row.h) or
+// pre-tokenised form {"prompt_ids","chosen_ids","rejected_ids"}.
 #pragma once
 
 #include <string>

@@ -20,6 +20,7 @@ SequenceBuilder::SequenceBuilder(const Tokenizer& tokenizer, const DataOptions& 
                 " must be >= 1";
   }
   if (!problems.empty()) throw InvalidInput(problems);
+  chat_format_ = ResolveChatFormat(options_.chat_template, tokenizer_);
 }
 
 std::vector<TokenId> SequenceBuilder::PromptFromText(std::string_view text) const {
@@ -45,6 +46,18 @@ std::vector<TokenId> SequenceBuilder::CompletionFromText(std::string_view text) 
 std::vector<TokenId> SequenceBuilder::CompletionFromIds(std::vector<TokenId> ids) const {
   if (ids.empty() || ids.back() != tokenizer_.EosId()) ids.push_back(tokenizer_.EosId());
   return ids;
+}
+
+std::vector<TokenId> SequenceBuilder::PromptFromMessages(const std::vector<ChatMessage>& messages) const {
+  const std::string text = chat_format_.RenderPrompt(messages);
+  if (chat_format_.add_tokenizer_bos) return PromptFromText(text);
+  return tokenizer_.Encode(text);  // a template that wants a BOS writes it (Llama-3)
+}
+
+std::vector<TokenId> SequenceBuilder::CompletionFromMessage(const ChatMessage& message) const {
+  const std::string text = chat_format_.RenderCompletion(message);
+  if (chat_format_.append_eos) return CompletionFromText(text);
+  return tokenizer_.Encode(text);  // ends with the end-of-turn token: no EOS after it
 }
 
 std::vector<TokenId> SequenceBuilder::TruncatePrompt(std::vector<TokenId> prompt_ids) const {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/data/chat_template.h"
 #include "core/data/data_options.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -57,12 +58,16 @@ struct PairOutcome {
 //  - completion = ids + [EOS], EOS not doubled for pre-tokenised ids already ending with it;
 //  - a prompt longer than max_prompt_length keeps its first (keep_start) or last (keep_end)
 //    tokens; a leading BOS stays first in both modes;
-//  - the completion is then cut to max_length - prompt length, keeping its start.
+//  - the completion is then cut to max_length - prompt length, keeping its start;
+//  - conversational rows are rendered with chat_format() (chat_template.h): the prompt ends with
+//    the generation prompt, the completion with the end-of-turn token (templated families: no
+//    tokenizer BOS or EOS added) or with EOS (plain).
 // Thread safety: const methods only; safe to share across threads. Keeps a reference to the
 // tokenizer, which must outlive the builder.
 class SequenceBuilder {
  public:
-  // Throws Error(kInvalidInput) when max_length < 1 or max_prompt_length < 1. Unlike
+  // Throws Error(kInvalidInput) when max_length < 1 or max_prompt_length < 1, or when the chat
+  // template cannot be used with the tokenizer (ResolveChatFormat). Unlike
   // DataOptions::Validate it accepts max_prompt_length >= max_length (a scorer may want the whole
   // window); then a prompt that fills max_length leaves the completion empty (kEmptyAfterTruncation).
   SequenceBuilder(const Tokenizer& tokenizer, const DataOptions& options);
@@ -73,6 +78,9 @@ class SequenceBuilder {
   std::vector<TokenId> PromptFromIds(std::vector<TokenId> ids) const;
   std::vector<TokenId> CompletionFromText(std::string_view text) const;
   std::vector<TokenId> CompletionFromIds(std::vector<TokenId> ids) const;
+  // Conversational rows: the messages before the completion, and the one assistant message.
+  std::vector<TokenId> PromptFromMessages(const std::vector<ChatMessage>& messages) const;
+  std::vector<TokenId> CompletionFromMessage(const ChatMessage& message) const;
 
   // Step 2: truncation and the checks, on the ids of step 1.
   SequenceOutcome BuildSequence(std::vector<TokenId> prompt_ids,
@@ -88,6 +96,7 @@ class SequenceBuilder {
 
   const DataOptions& options() const { return options_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
+  const ChatFormat& chat_format() const { return chat_format_; }
 
  private:
   // Checks a prompt that is about to be truncated; empty string when it is usable.
@@ -96,6 +105,7 @@ class SequenceBuilder {
 
   const Tokenizer& tokenizer_;
   DataOptions options_;
+  ChatFormat chat_format_;
 };
 
 // Lower-case name of a status: "ok", "invalid_row", "empty_after_truncation",

@@ -140,6 +140,7 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     YamlSectionReader reader(sections["data"], "data", &problems);
     std::string truncation_mode = TruncationModeName(config.data.truncation_mode);
     std::string on_bad_row = BadRowPolicyName(config.data.on_bad_row);
+    std::string chat_template = ChatTemplateKindName(config.data.chat_template);
     reader.Read("train", config.data_train);
     reader.Read("eval", config.data_eval);
     reader.Read("max_length", config.data.max_length);
@@ -147,9 +148,11 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     reader.Read("truncation_mode", truncation_mode);
     reader.Read("on_bad_row", on_bad_row);
     reader.Read("max_reported_problems", config.data.max_reported_problems);
+    reader.Read("chat_template", chat_template);
     reader.ReportUnknownKeys();
     for (auto parse : {std::function<void()>([&] { config.data.truncation_mode = ParseTruncationMode(truncation_mode); }),
-                       std::function<void()>([&] { config.data.on_bad_row = ParseBadRowPolicy(on_bad_row); })}) {
+                       std::function<void()>([&] { config.data.on_bad_row = ParseBadRowPolicy(on_bad_row); }),
+                       std::function<void()>([&] { config.data.chat_template = ParseChatTemplateKind(chat_template); })}) {
       try {
         parse();
       } catch (const Error& e) {
@@ -391,7 +394,8 @@ std::string JobConfig::ToYaml() const {
       << data.max_prompt_length << YAML::Key << "truncation_mode" << YAML::Value
       << TruncationModeName(data.truncation_mode) << YAML::Key << "on_bad_row" << YAML::Value
       << BadRowPolicyName(data.on_bad_row) << YAML::Key << "max_reported_problems" << YAML::Value
-      << data.max_reported_problems;
+      << data.max_reported_problems << YAML::Key << "chat_template" << YAML::Value
+      << ChatTemplateKindName(data.chat_template);
   out << YAML::EndMap;
   const TrainingSection& t = training;
   out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;

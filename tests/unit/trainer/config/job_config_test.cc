@@ -63,6 +63,13 @@ TEST(JobConfigTest, MetricsEndpointAndDriftWarningAreValidated) {
   EXPECT_NE(ErrorOf({"metrics.drift_warning_nats=-1"}).find("metrics.drift_warning_nats=-1 must be >= 0"), std::string::npos);
 }
 
+TEST(JobConfigTest, ChatTemplateIsReadAndValidated) {
+  EXPECT_NE(Parse({"data.chat_template=llama3"}).ToYaml().find("chat_template: llama3"), std::string::npos);
+  EXPECT_NE(ErrorOf({"data.chat_template=bogus"}).find("data.chat_template=\"bogus\" must be one of: auto, chatml, llama3, plain"),
+            std::string::npos)
+      << ErrorOf({"data.chat_template=bogus"});
+}
+
 TEST(JobConfigTest, TrainingHashIgnoresHowTheGlobalBatchIsSplitButNotTheMath) {
   const std::string base = Parse({}).TrainingHash();
   EXPECT_EQ(Parse({"training.per_device_batch_size=2", "training.gradient_accumulation_steps=2"}).TrainingHash(), base);
