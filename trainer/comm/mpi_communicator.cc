@@ -112,7 +112,8 @@ void MpiCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
     at::Tensor reduced = native ? flat : flat.to(at::kFloat);
     AllReduceContiguous(reduced);
     if (!native) flat.copy_(reduced);
-    UnflattenBucket(flat, tensors, bucket);
+    // A view of the tensors themselves (bucket-view gradients) needs no copy back.
+    if (!flat.is_alias_of(tensors[bucket.front()])) UnflattenBucket(flat, tensors, bucket);
   }
 }
 
