@@ -28,7 +28,8 @@ PreferenceStep::PreferenceStep(CausalLm& policy, ReferenceScorer* reference, con
       loss_(loss),
       pad_id_(pad_id),
       log_prob_options_(log_prob_options),
-      bf16_autocast_(bf16_autocast) {}
+      bf16_autocast_(bf16_autocast),
+      device_(policy.module().parameters().front().device()) {}
 
 void PreferenceStep::Prefetch(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices) {
   if (reference_ != nullptr) reference_->Prefetch(CollatePairs(Select(pairs, indices), pad_id_));
@@ -49,11 +50,10 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
                          StepTotals& totals) {
   const int64_t b = static_cast<int64_t>(indices.size());
   const SequenceBatch batch = CollatePairs(Select(pairs, indices), pad_id_);  // on the CPU
-  const c10::Device device = policy_.module().parameters().front().device();
   std::optional<BfloatAutocastGuard> autocast(std::in_place, bf16_autocast_);
   // (2B, T) -> (2B,): rows [0, B) chosen, [B, 2B) rejected.
-  const SequenceLogProbs policy = ComputeSequenceLogProbs(policy_, batch.input_ids.to(device),
-                                                          batch.completion_mask.to(device), log_prob_options_);
+  const SequenceLogProbs policy = ComputeSequenceLogProbs(policy_, batch.input_ids.to(device_),
+                                                          batch.completion_mask.to(device_), log_prob_options_);
 
   PairLogProbs inputs;
   inputs.policy_chosen_log_probs = policy.sum_log_probs.slice(0, 0, b);

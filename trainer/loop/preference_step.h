@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include <c10/core/Device.h>
+
 #include "core/data/sequence_builder.h"
 #include "core/loss/dpo_loss.h"
 #include "core/loss/pair_metrics.h"
@@ -33,8 +35,8 @@ struct PrecomputedReference {
 class PreferenceStep {
  public:
   // `reference` may be null when the loss needs no reference (sft, simpo) or when every call
-  // passes a precomputed table. The objects must outlive this one. Batches go to the policy's
-  // device; `bf16_autocast` runs the forward passes under CUDA bf16 autocast.
+  // passes a precomputed table. The objects must outlive this one. Batches go to the device the
+  // policy is on at construction; `bf16_autocast` runs the forward passes under CUDA bf16 autocast.
   PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
                  LogProbOptions log_prob_options, bool bf16_autocast = false);
 
@@ -63,6 +65,7 @@ class PreferenceStep {
   TokenId pad_id_;
   LogProbOptions log_prob_options_;
   bool bf16_autocast_;
+  c10::Device device_;  // the policy's
 };
 
 }  // namespace dpo

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include "core/data/batch.h"
 #include "core/loss/sequence_log_probs.h"
@@ -40,6 +41,7 @@ class LocalReferenceScorer final : public ReferenceScorer {
   std::shared_ptr<CausalLm> model_;
   std::string fingerprint_;
   LogProbOptions options_;
+  c10::Device device_;  // the model's, at construction
 };
 
 }  // namespace dpo
