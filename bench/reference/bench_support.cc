@@ -15,11 +15,14 @@
 namespace dpo::bench {
 
 ModelConfig BenchModelConfig() {
-  ModelConfig config;
-  config.n_positions = 128;
-  config.n_embd = 128;
-  config.n_layer = 4;
-  config.n_head = 4;
+  ModelConfig config;  // GPT-2 sized down, over the byte tokenizer's 259 ids
+  config.vocab_size = 259;
+  config.bos_token_id = 256;
+  config.eos_token_id = 257;
+  config.max_positions = 128;
+  config.hidden_size = 128;
+  config.num_layers = 4;
+  config.num_heads = 4;
   return config;
 }
 

@@ -71,7 +71,7 @@ double MatmulPeakGflops(const Options& options) {
 
 struct Shape {
   const char* name;
-  int64_t n_embd, n_layer, n_head, vocab_size;
+  int64_t hidden_size, num_layers, num_heads, vocab_size;
 };
 
 std::vector<dpo::TokenizedPair> SyntheticPairs(int64_t count, int64_t prompt_tokens, int64_t completion_tokens) {
@@ -97,11 +97,12 @@ struct Result {
 Result RunShape(const Shape& shape, const Options& options, double peak_gflops, bool precompute) {
   const int64_t kPairs = options.pairs, kPrompt = options.prompt_tokens, kCompletion = options.completion_tokens;
   dpo::ModelConfig config;
-  config.n_positions = kPrompt + kCompletion;
-  config.n_embd = shape.n_embd;
-  config.n_layer = shape.n_layer;
-  config.n_head = shape.n_head;
+  config.max_positions = kPrompt + kCompletion;
+  config.hidden_size = shape.hidden_size;
+  config.num_layers = shape.num_layers;
+  config.num_heads = shape.num_heads;
   config.vocab_size = shape.vocab_size;
+  config.bos_token_id = config.eos_token_id = shape.vocab_size - 1;
   auto policy = dpo::CreateCausalLm(config, 1);
   auto reference_model = dpo::CreateCausalLm(config, 1);
   policy->module().to(options.device);
@@ -131,7 +132,7 @@ Result RunShape(const Shape& shape, const Options& options, double peak_gflops, 
   }
   const double step_seconds = Median(seconds);
   const int64_t tokens = 2 * kPairs * (kPrompt + kCompletion);
-  const double d = static_cast<double>(config.n_embd), layers = static_cast<double>(config.n_layer);
+  const double d = static_cast<double>(config.hidden_size), layers = static_cast<double>(config.num_layers);
   const double matmul_parameters = 12.0 * layers * d * d + static_cast<double>(config.vocab_size) * d;
   const double flops_per_token = 6.0 * matmul_parameters + 12.0 * layers * d * static_cast<double>(kPrompt + kCompletion);
   const double gflops = flops_per_token * static_cast<double>(tokens) / step_seconds / 1e9;

@@ -49,10 +49,10 @@ void CheckRequest(const CausalLm& model, const std::vector<TokenId>& prompt_ids,
                        std::to_string(config.vocab_size) + ")");
   }
   if (prompt_ids.empty()) problems.push_back("prompt is empty (it holds at least BOS)");
-  if (static_cast<int64_t>(prompt_ids.size()) >= config.n_positions) {
+  if (static_cast<int64_t>(prompt_ids.size()) >= config.max_positions) {
     problems.push_back(
         "prompt of " + std::to_string(prompt_ids.size()) +
-        " tokens leaves no room for a new token in the model's n_positions=" + std::to_string(config.n_positions));
+        " tokens leaves no room for a new token in the model's " + config.FieldName("max_positions") + "=" + std::to_string(config.max_positions));
   }
   for (size_t i = 0; i < prompt_ids.size(); ++i) {
     if (prompt_ids[i] < 0 || prompt_ids[i] >= config.vocab_size) {
@@ -102,7 +102,7 @@ std::vector<GeneratedSequence> GenerateSamples(CausalLm& model, const std::vecto
   const auto embedding = model.OutputEmbedding();  // (V, H)
   const auto device = embedding.device();
   const auto prompt_length = static_cast<int64_t>(prompt_ids.size());
-  const int64_t room = model.config().n_positions - prompt_length;
+  const int64_t room = model.config().max_positions - prompt_length;
   const int64_t budget = std::min(options.max_new_tokens, room);
 
   CausalLm::KvCache cache;

@@ -126,7 +126,8 @@ PrecomputeReport RunPrecompute(const PrecomputeOptions& options, std::ostream& p
   }
   if (job.data.max_length > model.max_sequence_length()) {
     throw InvalidInput(options.job_config + ": data.max_length=" + std::to_string(job.data.max_length) + " exceeds " +
-                       server.model_dir + " n_positions=" + std::to_string(model.max_sequence_length()));
+                       server.model_dir + " " + model.model->config().FieldName("max_positions") + "=" +
+                       std::to_string(model.max_sequence_length()));
   }
   ScoreCache cache(server.Cache());
   ScoreLimits limits;

@@ -18,7 +18,7 @@ struct LoadedReferenceModel {
   std::string fingerprint;                     // ModelFingerprint(model, tokenizer name)
 
   int64_t vocab_size() const { return model->config().vocab_size; }
-  int64_t max_sequence_length() const { return model->config().n_positions; }
+  int64_t max_sequence_length() const { return model->config().max_positions; }
 };
 
 // Loads an HF-layout model directory (config.json + model.safetensors) and the tokenizer it

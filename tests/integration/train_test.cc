@@ -39,7 +39,7 @@ TEST(TrainEndToEnd, LogsTrlMetricsCheckpointsAndFinalModel) {
   EXPECT_TRUE(std::filesystem::is_directory(job.output_dir() + "/step-8"));
   EXPECT_EQ(ReadFile(job.output_dir() + "/latest"), "step-8\n");
   const auto final_model = LoadModelDirectory(job.output_dir() + "/final");
-  EXPECT_EQ(final_model->config().n_embd, 32);
+  EXPECT_EQ(final_model->config().hidden_size, 32);
   EXPECT_EQ(job.FinalWeights(), ReadFile(job.output_dir() + "/step-8/model.safetensors"));
 }
 

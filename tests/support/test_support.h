@@ -23,5 +23,8 @@ class TempDir {
 
 // A GPT-2 config small enough for unit tests (byte vocabulary, 2 layers, width 32).
 ModelConfig TinyGpt2Config();
+// A Llama-family config of the same scale: grouped-query attention (4 query heads, 2 key/value
+// heads), llama3 rope scaling whose three frequency bands all occur, untied LM head.
+ModelConfig TinyLlamaConfig();
 
 }  // namespace dpo::testing

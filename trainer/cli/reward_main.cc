@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--beta", options.beta, "reward scale");
   app.add_option("--batch-size", options.batch_size, "sequences per forward");
   app.add_option("--max-length", max_length, "prompt + completion tokens, as in training")
-      ->default_str("min(1024, n_positions)");
+      ->default_str("min(1024, the model's maximum positions)");
   app.add_option("--max-prompt-length", options.data.max_prompt_length, "prompt tokens, as in training");
   app.add_option("--truncation-mode", truncation_mode, "keep_end or keep_start, as in training");
   app.footer(
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     options.data.truncation_mode = dpo::ParseTruncationMode(truncation_mode);
     const dpo::ScoringModels models = dpo::LoadScoringModels(policy_dir, reference_dir);
     options.data.max_length =
-        max_length > 0 ? max_length : std::min<int64_t>(1024, models.policy->config().n_positions);
+        max_length > 0 ? max_length : std::min<int64_t>(1024, models.policy->config().max_positions);
     dpo::RewardScorer scorer(*models.policy, *models.reference, *models.tokenizer, options);
     const dpo::ScoredRewardFile scored = dpo::ScoreRewardFile(scorer, data_path);
     dpo::WriteLines(out_path, scored.lines);

@@ -67,19 +67,12 @@ std::string ResolvePath(const std::string& path, const std::string& base_dir) {
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
-void ReadArchitecture(YamlSectionReader& reader, ModelConfig& architecture) {
-  reader.Read("vocab_size", architecture.vocab_size);
-  reader.Read("n_positions", architecture.n_positions);
-  reader.Read("n_embd", architecture.n_embd);
-  reader.Read("n_layer", architecture.n_layer);
-  reader.Read("n_head", architecture.n_head);
-  reader.Read("n_inner", architecture.n_inner);
-  reader.Read("activation_function", architecture.activation_function);
-  reader.Read("layer_norm_epsilon", architecture.layer_norm_epsilon);
-  reader.Read("initializer_range", architecture.initializer_range);
-  reader.Read("embd_pdrop", architecture.embd_pdrop);
-  reader.Read("attn_pdrop", architecture.attn_pdrop);
-  reader.Read("resid_pdrop", architecture.resid_pdrop);
+// The model section's keys other than init/seed/...: the architecture of a random model, in
+// the config.json names of its model_type (default gpt2). vocab_size left out = the tokenizer's.
+void ReadArchitecture(YamlSectionReader& reader, ModelConfig& architecture, std::vector<std::string>* problems) {
+  const nlohmann::json fields = reader.TakeRemainingAsJson();
+  architecture = ModelConfig::ParseHfJson(fields, ModelConfig::UnknownFields::kReject, "model.", problems);
+  if (!fields.contains("vocab_size")) architecture.vocab_size = 0;
 }
 
 std::string Number(double value) {
@@ -122,13 +115,17 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
 
   const YAML::Node& sections = root;  // const: operator[] must not insert absent sections
   JobConfig config;
-  config.model.architecture.vocab_size = 0;  // 0: take the tokenizer's
   {
     YamlSectionReader reader(sections["model"], "model", &problems);
     reader.Read("init", config.model.init);
     reader.Read("seed", config.model.seed);
     reader.Read("log_prob_chunk_tokens", config.model.log_prob_chunk_tokens);
-    ReadArchitecture(reader, config.model.architecture);
+    reader.Read("gradient_checkpointing", config.model.gradient_checkpointing);
+    if (config.model.init == "random") {
+      ReadArchitecture(reader, config.model.architecture, &problems);
+    } else {
+      reader.TakeRemainingAsJson();  // refused below
+    }
     reader.ReportUnknownKeys();
   }
   {
@@ -213,6 +210,8 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
     reader.Read("save_steps", config.output.save_steps);
     reader.Read("save_total_limit", config.output.save_total_limit);
     reader.Read("resume", config.output.resume);
+    reader.Read("save_dtype", config.output.save_dtype);
+    reader.Read("max_shard_size_mb", config.output.max_shard_size_mb);
     reader.ReportUnknownKeys();
   }
   {
@@ -234,7 +233,7 @@ JobConfig JobConfig::Parse(const std::string& yaml_text, const std::string& orig
   if (config.model.init != "random" && sections["model"].IsMap()) {
     for (const auto& entry : sections["model"]) {
       const std::string key = entry.first.Scalar();
-      if (key != "init" && key != "seed" && key != "log_prob_chunk_tokens") {
+      if (key != "init" && key != "seed" && key != "log_prob_chunk_tokens" && key != "gradient_checkpointing") {
         problems.push_back("model." + key + ": only allowed with model.init=random (the directory's config.json decides)");
       }
     }
@@ -336,6 +335,12 @@ std::vector<std::string> JobConfig::Validate() const {
   }
   if (reference.prefetch < 0) problems.push_back("reference.prefetch=" + std::to_string(reference.prefetch) + " must be >= 0");
   if (output.dir.empty()) problems.push_back("output.dir: required");
+  if (output.save_dtype != "float32" && output.save_dtype != "bfloat16" && output.save_dtype != "float16") {
+    problems.push_back("output.save_dtype=\"" + output.save_dtype + "\" is not supported (supported: float32, bfloat16, float16)");
+  }
+  if (output.max_shard_size_mb < 1) {
+    problems.push_back("output.max_shard_size_mb=" + std::to_string(output.max_shard_size_mb) + " must be >= 1");
+  }
   if (output.save_steps < 0) problems.push_back("output.save_steps=" + std::to_string(output.save_steps) + " must be >= 0");
   if (output.save_total_limit < 0) {
     problems.push_back("output.save_total_limit=" + std::to_string(output.save_total_limit) + " must be >= 0");
@@ -375,15 +380,14 @@ std::string JobConfig::ToYaml() const {
   out << YAML::Key << "init" << YAML::Value << model.init;
   out << YAML::Key << "seed" << YAML::Value << model.seed;
   out << YAML::Key << "log_prob_chunk_tokens" << YAML::Value << model.log_prob_chunk_tokens;
+  out << YAML::Key << "gradient_checkpointing" << YAML::Value << model.gradient_checkpointing;
   if (model.init == "random") {
-    const ModelConfig& a = model.architecture;
-    out << YAML::Key << "vocab_size" << YAML::Value << a.vocab_size << YAML::Key << "n_positions" << YAML::Value
-        << a.n_positions << YAML::Key << "n_embd" << YAML::Value << a.n_embd << YAML::Key << "n_layer" << YAML::Value
-        << a.n_layer << YAML::Key << "n_head" << YAML::Value << a.n_head << YAML::Key << "n_inner" << YAML::Value
-        << a.n_inner << YAML::Key << "activation_function" << YAML::Value << a.activation_function << YAML::Key
-        << "layer_norm_epsilon" << YAML::Value << a.layer_norm_epsilon << YAML::Key << "initializer_range"
-        << YAML::Value << a.initializer_range << YAML::Key << "embd_pdrop" << YAML::Value << a.embd_pdrop << YAML::Key
-        << "attn_pdrop" << YAML::Value << a.attn_pdrop << YAML::Key << "resid_pdrop" << YAML::Value << a.resid_pdrop;
+    nlohmann::json architecture = model.architecture.ToHfJson();
+    for (const char* derived : {"architectures", "torch_dtype", "bos_token_id", "eos_token_id", "n_ctx"}) {
+      architecture.erase(derived);  // set from the tokenizer and the family when the model is built
+    }
+    const YAML::Node fields = YAML::Load(architecture.dump());
+    for (const auto& field : fields) out << YAML::Key << field.first << YAML::Value << field.second;
   }
   out << YAML::EndMap;
   out << YAML::Key << "tokenizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << tokenizer
@@ -430,7 +434,8 @@ std::string JobConfig::ToYaml() const {
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "dir" << YAML::Value << output.dir
       << YAML::Key << "save_steps" << YAML::Value << output.save_steps << YAML::Key << "save_total_limit"
       << YAML::Value << output.save_total_limit << YAML::Key << "resume" << YAML::Value << output.resume
-      << YAML::EndMap;
+      << YAML::Key << "save_dtype" << YAML::Value << output.save_dtype << YAML::Key << "max_shard_size_mb"
+      << YAML::Value << output.max_shard_size_mb << YAML::EndMap;
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "progress" << YAML::Value
       << metrics.progress << YAML::Key << "prometheus_listen" << YAML::Value << metrics.prometheus_listen << YAML::Key << "prometheus_linger_seconds" << YAML::Value
       << metrics.prometheus_linger_seconds << YAML::Key
@@ -451,6 +456,7 @@ std::string JobConfig::TrainingHash() const {
   math.training.per_device_batch_size = TrainingSection{}.per_device_batch_size;
   math.training.gradient_accumulation_steps = TrainingSection{}.gradient_accumulation_steps;
   math.training.device = TrainingSection{}.device;  // the same math on other hardware
+  math.model.gradient_checkpointing = false;        // recomputes the same activations
   // Where and how the reference is reached does not change the math; which model it is, is
   // checked by its fingerprint.
   const ReferenceSection reference = math.reference;

@@ -16,9 +16,13 @@ namespace dpo {
 struct ModelSection {
   std::string init = "random";  // "random" or an HF-layout model directory
   uint64_t seed = 0;            // weight init seed when init is random
-  // Architecture of a random model (HF GPT-2 names). Ignored, and refused if set, when init is
-  // a directory: the directory's config.json decides. vocab_size 0 = the tokenizer's.
+  // Architecture of a random model: model_type (gpt2, llama, mistral, qwen2; default gpt2) and
+  // config.json fields of that family, HF's defaults for the rest. Refused when init is a
+  // directory: the directory's config.json decides. vocab_size 0 = the tokenizer's.
   ModelConfig architecture;
+  // Recompute each transformer block's activations during backward instead of keeping them:
+  // less memory for about one more forward pass per step. Requires dropout 0.
+  bool gradient_checkpointing = false;
   int64_t log_prob_chunk_tokens = 512;  // completion tokens per output-projection chunk
 };
 
@@ -68,6 +72,11 @@ struct OutputSection {
   int64_t save_steps = 0;  // 0: only at the end
   int64_t save_total_limit = 0;  // 0: keep every checkpoint
   std::string resume = "auto";   // auto, never, or a checkpoint directory
+  // dtype of the final model's weights (float32, bfloat16, float16); checkpoints stay float32
+  // so that resuming is exact.
+  std::string save_dtype = "float32";
+  // Weights above this size are written as shards with model.safetensors.index.json.
+  int64_t max_shard_size_mb = 5000;
 };
 
 // How ranks cooperate (no effect on the math; not part of TrainingHash).

@@ -13,6 +13,31 @@ std::string Describe(const YAML::Node& node) {
   return "\"" + node.Scalar() + "\"";
 }
 
+// A YAML node as JSON: mappings and sequences recursively; a plain (unquoted) scalar as what it
+// reads as in YAML 1.2's core schema (null, bool, integer, number), else a string.
+nlohmann::json ToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& entry : node) object[entry.first.Scalar()] = ToJson(entry.second);
+    return object;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& item : node) array.push_back(ToJson(item));
+    return array;
+  }
+  if (!node.IsScalar()) return nullptr;
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "?") return text;  // quoted
+  if (text == "null" || text == "~" || text.empty()) return nullptr;
+  if (text == "true" || text == "false") return text == "true";
+  long long integer = 0;
+  if (YAML::convert<long long>::decode(node, integer)) return integer;
+  double number = 0;
+  if (YAML::convert<double>::decode(node, number) && std::isfinite(number)) return number;
+  return text;
+}
+
 }  // namespace
 
 YamlSectionReader::YamlSectionReader(const YAML::Node& node, std::string section, std::vector<std::string>* problems)
@@ -127,6 +152,20 @@ void YamlSectionReader::Read(const char* key, std::vector<double>& value) {
     return;
   }
   value = items;
+}
+
+nlohmann::json YamlSectionReader::TakeRemainingAsJson() {
+  nlohmann::json object = nlohmann::json::object();
+  if (!node_.IsDefined() || node_.IsNull()) return object;
+  std::vector<std::string> taken;
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.Scalar();
+    if (std::find(known_keys_.begin(), known_keys_.end(), key) != known_keys_.end()) continue;
+    object[key] = ToJson(entry.second);
+    taken.push_back(key);
+  }
+  known_keys_.insert(known_keys_.end(), taken.begin(), taken.end());
+  return object;
 }
 
 void YamlSectionReader::ReportUnknownKeys() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 namespace dpo {
@@ -24,6 +25,11 @@ class YamlSectionReader {
   // A scalar or a sequence of scalars.
   void Read(const char* key, std::vector<std::string>& value);
   void Read(const char* key, std::vector<double>& value);
+
+  // Every key no Read() has asked for yet, as one JSON object (plain scalars become integers,
+  // numbers, booleans or null where they parse as such; quoted ones stay strings), and marks
+  // them read: for sections whose remaining keys another parser owns (the model architecture).
+  nlohmann::json TakeRemainingAsJson();
 
   // Reports every key of the mapping that no Read() asked for, and every repeated key (YAML
   // parsers keep one of the values silently).

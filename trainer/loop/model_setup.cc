@@ -24,9 +24,9 @@ void CheckCompatible(const CausalLm& model, const Tokenizer& tokenizer, const Jo
     throw InvalidInput(what + ": vocab_size=" + std::to_string(model.config().vocab_size) + " is smaller than the " +
                        tokenizer.Name() + " tokenizer's " + std::to_string(tokenizer.VocabSize()) + " ids");
   }
-  if (config.data.max_length > model.config().n_positions) {
+  if (config.data.max_length > model.config().max_positions) {
     throw InvalidInput("data.max_length=" + std::to_string(config.data.max_length) + " exceeds " + what +
-                       " n_positions=" + std::to_string(model.config().n_positions));
+                       " " + model.config().FieldName("max_positions") + "=" + std::to_string(model.config().max_positions));
   }
 }
 
@@ -47,6 +47,7 @@ TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_local_ref
   models.tokenizer = config.model.init == "random" ? CreateTokenizer(config.tokenizer)
                                                    : LoadTokenizerForModel(config.model.init, config.tokenizer);
   models.policy = BuildInitialModel(config, *models.tokenizer);
+  models.policy->SetGradientCheckpointing(config.model.gradient_checkpointing);
   CheckCompatible(*models.policy, *models.tokenizer, config, "the policy model");
   if (!needs_local_reference) return models;
 

@@ -135,9 +135,9 @@ RewardScorer::RewardScorer(CausalLm& policy, CausalLm& reference, const Tokenize
     problems.push_back("batch_size=" + std::to_string(options_.batch_size) + " must be >= 1");
   for (const auto& [name, model] :
        {std::pair<const char*, CausalLm*>{"policy", &policy_}, {"reference", &reference_}}) {
-    if (options_.data.max_length > model->config().n_positions) {
+    if (options_.data.max_length > model->config().max_positions) {
       problems.push_back("max_length=" + std::to_string(options_.data.max_length) + " exceeds the " + name +
-                         " model's n_positions=" + std::to_string(model->config().n_positions));
+                         " model's " + model->config().FieldName("max_positions") + "=" + std::to_string(model->config().max_positions));
     }
   }
   if (!problems.empty()) {

@@ -50,7 +50,7 @@ TEST(Gpt2Model, InitFollowsHfScheme) {
     } else if (name.substr(name.size() - 4) == "bias") {
       EXPECT_EQ(tensor.abs().sum().item<double>(), 0.0) << name;
     } else if (name.find("c_proj.weight") != std::string::npos) {
-      const double expected = config.initializer_range / std::sqrt(2.0 * config.n_layer);
+      const double expected = config.initializer_range / std::sqrt(2.0 * config.num_layers);
       EXPECT_NEAR(tensor.std().item<double>(), expected, 0.25 * expected) << name;
     } else {
       EXPECT_NEAR(tensor.std().item<double>(), config.initializer_range, 0.25 * config.initializer_range) << name;
@@ -63,9 +63,9 @@ TEST(Gpt2Model, StateDictUsesHfNamesAndConv1DLayout) {
   auto model = CreateCausalLm(config, 1);
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& [name, tensor] : model->HfStateDict()) shapes[name] = tensor.sizes().vec();
-  const int64_t h = config.n_embd;
+  const int64_t h = config.hidden_size;
   EXPECT_EQ(shapes.at("transformer.wte.weight"), (std::vector<int64_t>{config.vocab_size, h}));
-  EXPECT_EQ(shapes.at("transformer.wpe.weight"), (std::vector<int64_t>{config.n_positions, h}));
+  EXPECT_EQ(shapes.at("transformer.wpe.weight"), (std::vector<int64_t>{config.max_positions, h}));
   EXPECT_EQ(shapes.at("transformer.h.1.attn.c_attn.weight"), (std::vector<int64_t>{h, 3 * h}));
   EXPECT_EQ(shapes.at("transformer.h.0.mlp.c_fc.weight"), (std::vector<int64_t>{h, 4 * h}));
   EXPECT_EQ(shapes.at("transformer.h.0.mlp.c_proj.weight"), (std::vector<int64_t>{4 * h, h}));
@@ -77,7 +77,7 @@ TEST(Gpt2Model, StateDictUsesHfNamesAndConv1DLayout) {
     total += numel;
   }
   EXPECT_EQ(total, config.NumParameters());
-  EXPECT_EQ(shapes.size(), 4u + 12u * config.n_layer);
+  EXPECT_EQ(shapes.size(), 4u + 12u * config.num_layers);
 }
 
 TEST(Gpt2Model, OutputsAreCausal) {
@@ -169,13 +169,14 @@ TEST(Pretrained, MissingDirectoryAndWeightsAreClearErrors) {
     LoadModelDirectory(dir.path());
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), dir.File("model.safetensors") + ": missing model weights");
+    EXPECT_EQ(std::string(e.what()),
+              dir.path() + ": missing model weights (model.safetensors or model.safetensors.index.json)");
   }
 }
 
 TEST(ModelConfig, HfJsonRoundTripAndValidation) {
   ModelConfig config = TinyGpt2Config();
-  config.n_inner = 48;
+  config.intermediate_size = 48;
   const ModelConfig back = ModelConfig::FromHfJson(config.ToHfJson(), "config.json");
   EXPECT_EQ(back.ToHfJson(), config.ToHfJson());
   EXPECT_EQ(back.InnerSize(), 48);
@@ -190,9 +191,9 @@ TEST(ModelConfig, HfJsonRoundTripAndValidation) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "m/config.json: invalid model config:\n"
-              "  model.model_type=\"bert\" is not supported (supported: gpt2)\n"
+              "  model.model_type=\"bert\" is not supported (supported: gpt2, llama, mistral, qwen2)\n"
               "  model.n_embd=32 must be divisible by model.n_head=5\n"
-              "  model.attn_pdrop=1.500000 must be in [0, 1)");
+              "  model.attn_pdrop=1.5 must be in [0, 1)");
   }
   nlohmann::json wrong_type = config.ToHfJson();
   wrong_type["n_layer"] = "two";
@@ -200,7 +201,7 @@ TEST(ModelConfig, HfJsonRoundTripAndValidation) {
     ModelConfig::FromHfJson(wrong_type, "m/config.json");
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "m/config.json: field \"n_layer\": expected a number, found string");
+    EXPECT_STREQ(e.what(), "m/config.json: invalid model config:\n  model.n_layer: expected an integer, found \"two\"");
   }
 }
 
