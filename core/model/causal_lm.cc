@@ -5,6 +5,7 @@
 
 #include "core/common/error.h"
 #include "core/model/gpt2_model.h"
+#include "core/model/llama_model.h"
 
 namespace dpo {
 
@@ -25,8 +26,7 @@ std::shared_ptr<CausalLm> CreateCausalLm(const ModelConfig& config, uint64_t see
     for (const auto& problem : problems) message += "\n  " + problem;
     throw InvalidInput(message);
   }
-  if (config.model_type == "gpt2") return CreateGpt2Model(config, seed);
-  throw InvalidInput("model_type \"" + config.model_type + "\" is not supported (supported: gpt2)");
+  return config.family() == ModelFamily::kLlama ? CreateLlamaModel(config, seed) : CreateGpt2Model(config, seed);
 }
 
 }  // namespace dpo

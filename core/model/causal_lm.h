@@ -51,7 +51,7 @@ class CausalLm {
   // Error(kInvalidInput) on a bad shape, a cache of another batch size or model, or when
   // cache.length + t exceeds n_positions (the cache is left unchanged then).
   virtual at::Tensor HiddenStatesIncremental(const at::Tensor& new_ids, KvCache& cache) = 0;
-  // (V, H): the output projection (for GPT-2, tied to the token embedding).
+  // (V, H): the output projection (the token embedding when tie_word_embeddings).
   virtual at::Tensor OutputEmbedding() = 0;
 
   // (N, T) -> (N, T, V) float32 logits. For generation and tests; training never calls it.
@@ -61,16 +61,23 @@ class CausalLm {
   // <torch/nn/module.h> where it is used.
   virtual torch::nn::Module& module() = 0;
 
-  // Weights with HF names and layouts (e.g. "transformer.h.0.attn.c_attn.weight", [in, out]).
+  // Weights with HF names and layouts (e.g. "transformer.h.0.attn.c_attn.weight", [in, out], or
+  // "model.layers.0.self_attn.q_proj.weight", [out, in]); a tied output projection appears once.
   virtual std::vector<NamedTensor> HfStateDict() = 0;
-  // Copies weights in HF names into the model. Accepts names with or without the
-  // "transformer." prefix; converts F16/BF16/F64 to the parameter dtype. Throws
+  // Copies weights in HF names into the model (GPT-2: with or without the "transformer." prefix);
+  // converts F16/BF16/F64 to the parameter dtype. Throws
   // Error(kInvalidInput) naming `source` and every missing, unexpected or mis-shaped tensor.
   virtual void LoadHfStateDict(const std::vector<NamedTensor>& tensors, const std::string& source) = 0;
+
+  // Per-block activation recomputation in training-mode forwards that build a graph (see
+  // core/model/gradient_checkpoint.h): less memory for about one more forward per step. Throws
+  // Error(kInvalidInput) when enabling it on a model with dropout.
+  virtual void SetGradientCheckpointing(bool enabled) = 0;
 };
 
 // Builds a model of the config's family with weights initialised deterministically from `seed`
-// (HF's scheme: N(0, initializer_range), residual projections scaled by 1/sqrt(2 n_layer)).
+// by HF's scheme for the family (N(0, initializer_range); GPT-2 scales residual projections by
+// 1/sqrt(2 n_layer)). Throws Error(kInvalidInput) listing every problem of an invalid config.
 std::shared_ptr<CausalLm> CreateCausalLm(const ModelConfig& config, uint64_t seed);
 
 }  // namespace dpo
