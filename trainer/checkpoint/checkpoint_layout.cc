@@ -28,10 +28,11 @@ nlohmann::json ParseStateFile(const std::string& path) {
 
 }  // namespace
 
-const std::vector<std::string>& CheckpointChecksummedFiles() {
-  static const std::vector<std::string> kFiles = {kConfigFileName, kWeightsFileName, kTokenizerFileName,
-                                                  kOptimizerFileName, kJobConfigFileName};
-  return kFiles;
+std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir) {
+  std::vector<std::string> files = {kConfigFileName};
+  for (const std::string& name : ModelWeightFiles(dir)) files.push_back(name);
+  for (const char* name : {kTokenizerFileName, kOptimizerFileName, kJobConfigFileName}) files.push_back(name);
+  return files;
 }
 
 std::string StepDirectoryName(int64_t step) { return kStepPrefix + std::to_string(step); }
@@ -91,7 +92,12 @@ std::vector<std::string> VerifyCheckpoint(const std::string& dir) {
     problems.push_back(state_path + ": field \"files\": missing or not an object");
     return problems;
   }
-  std::set<std::string> names(CheckpointChecksummedFiles().begin(), CheckpointChecksummedFiles().end());
+  std::set<std::string> names;
+  try {
+    for (const std::string& name : CheckpointChecksummedFiles(dir)) names.insert(name);
+  } catch (const Error& e) {
+    problems.push_back(e.what());
+  }
   for (const auto& [name, digest] : files->items()) names.insert(name);
   for (const std::string& name : names) {
     const auto recorded = files->find(name);

@@ -23,8 +23,11 @@ inline constexpr const char* kLatestFileName = "latest";
 // any left in <output> are debris of a crash.
 inline constexpr const char* kTempPrefix = ".tmp-step-";
 
-// Every file trainer_state.json must list in "files" with its SHA-256 (hex).
-const std::vector<std::string>& CheckpointChecksummedFiles();
+// Every file trainer_state.json must list in "files" with its SHA-256 (hex): config.json, the
+// weight files the checkpoint directory `dir` holds (ModelWeightFiles: single or sharded), the
+// tokenizer record, optimizer state and job.yaml. Throws Error(kInvalidInput) when `dir` has
+// no readable weights.
+std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir);
 
 // "step-<N>" for N >= 0.
 std::string StepDirectoryName(int64_t step);

@@ -41,11 +41,14 @@ void RemoveStaleTempDirectories(const std::string& output_dir) {
 }
 
 // Everything but the rename: the complete checkpoint in `temp`, synced.
-void WriteCheckpointFiles(const std::string& temp, int64_t step, CausalLm& model, const Tokenizer& tokenizer,
+void WriteCheckpointFiles(const std::string& temp, int64_t step, int64_t max_shard_bytes, CausalLm& model,
+                          const Tokenizer& tokenizer,
                           torch::optim::Optimizer& optimizer, const TrainerState& state,
                           const std::string& resolved_config_yaml) {
   const fs::path root(temp);
-  SaveModelDirectory(model, temp);
+  ModelSaveOptions weights;
+  weights.max_shard_bytes = max_shard_bytes;
+  SaveModelDirectory(model, temp, weights);
   SaveTokenizerFiles(tokenizer, temp);
   MaybeInjectFault("checkpoint.after_weights", step);
 
@@ -59,7 +62,7 @@ void WriteCheckpointFiles(const std::string& temp, int64_t step, CausalLm& model
 
   nlohmann::json json = state.ToJson();
   nlohmann::json files = nlohmann::json::object();
-  for (const std::string& name : CheckpointChecksummedFiles()) files[name] = Sha256FileHex((root / name).string());
+  for (const std::string& name : CheckpointChecksummedFiles(temp)) files[name] = Sha256FileHex((root / name).string());
   json["files"] = std::move(files);
   WriteFileAtomically((root / kTrainerStateFileName).string(), json.dump(2) + "\n");
   SyncDirectoryContents(temp);
@@ -91,7 +94,7 @@ std::string CheckpointManager::Save(int64_t step, CausalLm& model, const Tokeniz
   const std::string final_dir = (fs::path(output_dir_) / name).string();
   const std::string temp = MakeTempDirectory(output_dir_, TempPrefixFor(step, "-"));
   try {
-    WriteCheckpointFiles(temp, step, model, tokenizer, optimizer, state, resolved_config_yaml);
+    WriteCheckpointFiles(temp, step, max_shard_bytes_, model, tokenizer, optimizer, state, resolved_config_yaml);
     MaybeInjectFault("checkpoint.before_rename", step);
     ReplaceDirectory(temp, final_dir, TempPrefixFor(step, "-old-"));
   } catch (...) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/model/pretrained.h"
 #include "trainer/checkpoint/trainer_state.h"
 
 namespace torch::optim {
@@ -16,7 +17,6 @@ class Optimizer;
 
 namespace dpo {
 
-class CausalLm;
 class Tokenizer;
 
 // Thread safety: none; one manager per output directory, used by the one rank that saves
@@ -32,7 +32,11 @@ class CheckpointManager {
   // throws Error(kInternal) when one cannot be removed.
   CheckpointManager(std::string output_dir, int save_total_limit, WarningSink warn = nullptr);
 
-  // Writes `<output>/step-<step>/` (config.json, model.safetensors, dpo_tokenizer.json,
+  // Checkpoint weights above this many bytes are written as shards (see ModelSaveOptions).
+  void set_max_shard_bytes(int64_t bytes) { max_shard_bytes_ = bytes; }
+
+  // Writes `<output>/step-<step>/` (config.json, the float32 weights (model.safetensors or
+  // shards with their index), dpo_tokenizer.json,
   // optimizer.pt, job.yaml, trainer_state.json with the SHA-256 of every other file) and
   // returns its path. Protocol: temp sibling dir, fsync of each file and the dir, rename to
   // step-<step> (an existing step-<step> is replaced atomically), fsync of <output>, then
@@ -71,6 +75,7 @@ class CheckpointManager {
   std::string output_dir_;
   int save_total_limit_;
   WarningSink warn_;
+  int64_t max_shard_bytes_ = ModelSaveOptions{}.max_shard_bytes;
 };
 
 }  // namespace dpo

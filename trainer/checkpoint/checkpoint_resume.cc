@@ -83,8 +83,7 @@ TrainerState CheckpointManager::Load(const std::string& dir, CausalLm& model, to
     throw Error(ErrorKind::kNoCheckpoint, "checkpoint " + dir + " is not valid: " + JoinProblems(problems));
   }
   const TrainerState state = ReadCheckpointState(dir);
-  const std::string weights_path = (fs::path(dir) / kWeightsFileName).string();
-  model.LoadHfStateDict(ReadSafetensors(weights_path).tensors, weights_path);
+  model.LoadHfStateDict(ReadModelWeights(dir), (fs::path(dir) / ModelWeightFiles(dir).front()).string());
 
   const std::vector<torch::Tensor> parameters = model.module().parameters();
   const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();

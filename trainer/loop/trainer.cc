@@ -36,6 +36,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// output.save_dtype (validated by the job loader) as a tensor dtype.
+c10::ScalarType SaveDtype(const std::string& name) {
+  if (name == "bfloat16") return c10::kBFloat16;
+  if (name == "float16") return c10::kHalf;
+  return c10::kFloat;
+}
+
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
 // `report`: write rejects.jsonl and the summary line (rank 0 of a training run).
@@ -199,6 +206,7 @@ void Trainer::Setup(bool for_training) {
   s.schedule = std::make_unique<LrSchedule>(ParseLrScheduler(t.lr_scheduler), t.learning_rate, t.warmup_steps,
                                             s.total_steps);
   s.checkpoints = std::make_unique<CheckpointManager>(config_.output.dir, static_cast<int>(config_.output.save_total_limit));
+  s.checkpoints->set_max_shard_bytes(config_.output.max_shard_size_mb * 1'000'000);
 
   s.trainer_state.config_hash = config_.TrainingHash();
   s.trainer_state.reference_fingerprint = s.reference_fingerprint;
@@ -556,7 +564,10 @@ void Trainer::WriteFinalModel() {
   const std::filesystem::path final_dir = std::filesystem::path(config_.output.dir) / "final";
   const std::filesystem::path temp_dir = std::filesystem::path(config_.output.dir) / ".tmp-final";
   std::filesystem::remove_all(temp_dir);
-  SaveModelDirectory(*state_->models.policy, temp_dir.string());
+  ModelSaveOptions save;
+  save.dtype = SaveDtype(config_.output.save_dtype);
+  save.max_shard_bytes = config_.output.max_shard_size_mb * 1'000'000;
+  SaveModelDirectory(*state_->models.policy, temp_dir.string(), save);
   SaveTokenizerFiles(*state_->models.tokenizer, temp_dir.string());
   std::filesystem::remove_all(final_dir);
   std::filesystem::rename(temp_dir, final_dir);

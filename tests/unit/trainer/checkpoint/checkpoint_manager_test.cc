@@ -53,7 +53,7 @@ TEST_F(CheckpointManagerTest, SaveWritesEveryFileWithChecksumsAndLatest) {
   EXPECT_EQ(ReadFile(dir + "/job.yaml"), kYaml);
   const auto json = nlohmann::json::parse(ReadFile(dir + "/trainer_state.json"));
   ASSERT_EQ(json.at("files").size(), 5u);
-  for (const std::string& name : CheckpointChecksummedFiles()) {
+  for (const std::string& name : CheckpointChecksummedFiles(dir)) {
     EXPECT_EQ(json.at("files").at(name), Sha256FileHex(dir + "/" + name)) << name;
   }
   EXPECT_EQ(ReadFile(Output() + "/latest"), "step-3\n");
