@@ -11,20 +11,11 @@
 #include <thread>
 
 #include "core/model/causal_lm.h"
+#include "tests/support/test_support.h"
 
 namespace dpo::bench {
 
-ModelConfig BenchModelConfig() {
-  ModelConfig config;  // GPT-2 sized down, over the byte tokenizer's 259 ids
-  config.vocab_size = 259;
-  config.bos_token_id = 256;
-  config.eos_token_id = 257;
-  config.max_positions = 128;
-  config.hidden_size = 128;
-  config.num_layers = 4;
-  config.num_heads = 4;
-  return config;
-}
+ModelConfig BenchModelConfig() { return testing::ByteGpt2Config(128, 128, 4, 4); }
 
 std::shared_ptr<CausalLm> WriteBenchModel(const std::string& dir, uint64_t seed) {
   return testing::WriteModel(dir, seed, BenchModelConfig());

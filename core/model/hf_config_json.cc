@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <type_traits>
 
 #include "core/common/error.h"
 #include "core/common/file_io.h"
@@ -27,6 +28,22 @@ std::string SupportedClasses() {
   return text;
 }
 
+template <typename T>
+bool HasType(const json& value) {
+  if constexpr (std::is_same_v<T, bool>) return value.is_boolean();
+  if constexpr (std::is_same_v<T, int64_t>) return value.is_number_integer();
+  if constexpr (std::is_same_v<T, double>) return value.is_number();
+  if constexpr (std::is_same_v<T, std::string>) return value.is_string();
+}
+
+template <typename T>
+const char* TypeName() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (std::is_same_v<T, int64_t>) return "an integer";
+  if constexpr (std::is_same_v<T, double>) return "a number";
+  if constexpr (std::is_same_v<T, std::string>) return "a string";
+}
+
 // Reads config.json fields into a ModelConfig, collecting problems and remembering which keys
 // it consumed.
 class Reader {
@@ -43,40 +60,15 @@ class Reader {
 
   void Problem(const std::string& key, const std::string& message) { problems_->push_back(prefix_ + key + message); }
 
-  void Read(const std::string& key, int64_t& value) {
-    if (const json* found = Find(key)) {
-      if (found->is_number_integer()) {
-        value = found->get<int64_t>();
-      } else {
-        Problem(key, ": expected an integer, found " + found->dump());
-      }
-    }
-  }
-  void Read(const std::string& key, double& value) {
-    if (const json* found = Find(key)) {
-      if (found->is_number()) {
-        value = found->get<double>();
-      } else {
-        Problem(key, ": expected a number, found " + found->dump());
-      }
-    }
-  }
-  void Read(const std::string& key, bool& value) {
-    if (const json* found = Find(key)) {
-      if (found->is_boolean()) {
-        value = found->get<bool>();
-      } else {
-        Problem(key, ": expected true or false, found " + found->dump());
-      }
-    }
-  }
-  void Read(const std::string& key, std::string& value) {
-    if (const json* found = Find(key)) {
-      if (found->is_string()) {
-        value = found->get<std::string>();
-      } else {
-        Problem(key, ": expected a string, found " + found->dump());
-      }
+  // Reads `key` into `value` when present and of T's JSON type; else a problem naming both.
+  template <typename T>
+  void Read(const std::string& key, T& value) {
+    const json* found = Find(key);
+    if (found == nullptr) return;
+    if (HasType<T>(*found)) {
+      value = found->get<T>();
+    } else {
+      Problem(key, std::string(": expected ") + TypeName<T>() + ", found " + found->dump());
     }
   }
 

@@ -1,6 +1,8 @@
 // Shared test helpers.
 #include "tests/support/test_support.h"
 
+#include <torch/torch.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -18,17 +20,19 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-ModelConfig TinyGpt2Config() {
-  ModelConfig config;  // GPT-2 sized down, over the byte tokenizer's 259 ids
+ModelConfig ByteGpt2Config(int64_t max_positions, int64_t hidden_size, int64_t num_layers, int64_t num_heads) {
+  ModelConfig config;
   config.vocab_size = 259;
   config.bos_token_id = 256;
   config.eos_token_id = 257;
-  config.max_positions = 64;
-  config.hidden_size = 32;
-  config.num_layers = 2;
-  config.num_heads = 4;
+  config.max_positions = max_positions;
+  config.hidden_size = hidden_size;
+  config.num_layers = num_layers;
+  config.num_heads = num_heads;
   return config;
 }
+
+ModelConfig TinyGpt2Config() { return ByteGpt2Config(64, 32, 2, 4); }
 
 ModelConfig TinyLlamaConfig() {
   ModelConfig config = ModelConfig::Defaults("llama");
@@ -48,6 +52,20 @@ ModelConfig TinyLlamaConfig() {
   // edges 256 / 4 = 64 and 256 / 1.
   config.rope_scaling.original_max_position_embeddings = 256;
   return config;
+}
+
+at::Tensor RandomTokenIds(int64_t n, int64_t t, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::randint(0, 256, {n, t}, generator, torch::kLong);
+}
+
+bool SameHfWeights(CausalLm& a, CausalLm& b) {
+  const auto left = a.HfStateDict(), right = b.HfStateDict();
+  if (left.size() != right.size()) return false;
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (left[i].name != right[i].name || !torch::equal(left[i].tensor, right[i].tensor)) return false;
+  }
+  return true;
 }
 
 }  // namespace dpo::testing

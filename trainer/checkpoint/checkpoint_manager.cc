@@ -42,8 +42,7 @@ void RemoveStaleTempDirectories(const std::string& output_dir) {
 
 // Everything but the rename: the complete checkpoint in `temp`, synced.
 void WriteCheckpointFiles(const std::string& temp, int64_t step, int64_t max_shard_bytes, CausalLm& model,
-                          const Tokenizer& tokenizer,
-                          torch::optim::Optimizer& optimizer, const TrainerState& state,
+                          const Tokenizer& tokenizer, torch::optim::Optimizer& optimizer, const TrainerState& state,
                           const std::string& resolved_config_yaml) {
   const fs::path root(temp);
   ModelSaveOptions weights;

@@ -35,10 +35,9 @@ class CheckpointManager {
   // Checkpoint weights above this many bytes are written as shards (see ModelSaveOptions).
   void set_max_shard_bytes(int64_t bytes) { max_shard_bytes_ = bytes; }
 
-  // Writes `<output>/step-<step>/` (config.json, the float32 weights (model.safetensors or
-  // shards with their index), dpo_tokenizer.json,
-  // optimizer.pt, job.yaml, trainer_state.json with the SHA-256 of every other file) and
-  // returns its path. Protocol: temp sibling dir, fsync of each file and the dir, rename to
+  // Writes `<output>/step-<step>/` (config.json, the float32 weights: model.safetensors or
+  // shards with their index, dpo_tokenizer.json, optimizer.pt, job.yaml, trainer_state.json
+  // with the SHA-256 of every other file) and returns its path. Protocol: temp sibling dir, fsync of each file and the dir, rename to
   // step-<step> (an existing step-<step> is replaced atomically), fsync of <output>, then
   // `latest` is replaced atomically, then retention deletes the oldest step-<N> beyond
   // save_total_limit (never the one just written). A crash at any point leaves the previous

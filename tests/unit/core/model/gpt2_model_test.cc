@@ -15,29 +15,17 @@
 namespace dpo {
 namespace {
 
+using testing::RandomTokenIds;
+using testing::SameHfWeights;
 using testing::TempDir;
 using testing::TinyGpt2Config;
-
-at::Tensor SampleIds(int64_t n, int64_t t, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return torch::randint(0, 256, {n, t}, generator, torch::kLong);
-}
-
-bool SameWeights(CausalLm& a, CausalLm& b) {
-  const auto left = a.HfStateDict(), right = b.HfStateDict();
-  if (left.size() != right.size()) return false;
-  for (size_t i = 0; i < left.size(); ++i) {
-    if (left[i].name != right[i].name || !torch::equal(left[i].tensor, right[i].tensor)) return false;
-  }
-  return true;
-}
 
 TEST(Gpt2Model, InitIsDeterministicPerSeed) {
   auto a = CreateCausalLm(TinyGpt2Config(), 7);
   auto b = CreateCausalLm(TinyGpt2Config(), 7);
   auto c = CreateCausalLm(TinyGpt2Config(), 8);
-  EXPECT_TRUE(SameWeights(*a, *b));
-  EXPECT_FALSE(SameWeights(*a, *c));
+  EXPECT_TRUE(SameHfWeights(*a, *b));
+  EXPECT_FALSE(SameHfWeights(*a, *c));
 }
 
 TEST(Gpt2Model, InitFollowsHfScheme) {
@@ -83,7 +71,7 @@ TEST(Gpt2Model, StateDictUsesHfNamesAndConv1DLayout) {
 TEST(Gpt2Model, OutputsAreCausal) {
   auto model = CreateCausalLm(TinyGpt2Config(), 3);
   torch::NoGradGuard no_grad;
-  auto ids = SampleIds(2, 12, 5);
+  auto ids = RandomTokenIds(2, 12, 5);
   const auto before = model->Logits(ids);
   ids.index_put_({torch::indexing::Slice(), 8}, 65);
   const auto after = model->Logits(ids);
@@ -97,7 +85,7 @@ TEST(Gpt2Model, RejectsSequencesLongerThanPositions) {
   auto model = CreateCausalLm(TinyGpt2Config(), 3);
   torch::NoGradGuard no_grad;
   try {
-    model->HiddenStates(SampleIds(1, 65, 1));
+    model->HiddenStates(RandomTokenIds(1, 65, 1));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "sequence length 65 exceeds the model's n_positions=64");
@@ -109,9 +97,9 @@ TEST(Pretrained, SaveLoadRoundTripIsBitExact) {
   auto model = CreateCausalLm(TinyGpt2Config(), 11);
   SaveModelDirectory(*model, dir.path());
   auto loaded = LoadModelDirectory(dir.path());
-  EXPECT_TRUE(SameWeights(*model, *loaded));
+  EXPECT_TRUE(SameHfWeights(*model, *loaded));
   torch::NoGradGuard no_grad;
-  const auto ids = SampleIds(3, 16, 2);
+  const auto ids = RandomTokenIds(3, 16, 2);
   EXPECT_TRUE(torch::equal(model->Logits(ids), loaded->Logits(ids)));
   const auto config = nlohmann::json::parse(ReadFile(dir.File("config.json")));
   EXPECT_EQ(config.at("model_type"), "gpt2");

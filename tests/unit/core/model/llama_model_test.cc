@@ -19,23 +19,11 @@
 namespace dpo {
 namespace {
 
+using testing::RandomTokenIds;
+using testing::SameHfWeights;
 using testing::TempDir;
 using testing::TinyGpt2Config;
 using testing::TinyLlamaConfig;
-
-at::Tensor SampleIds(int64_t n, int64_t t, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return torch::randint(0, 256, {n, t}, generator, torch::kLong);
-}
-
-bool SameWeights(CausalLm& a, CausalLm& b) {
-  const auto left = a.HfStateDict(), right = b.HfStateDict();
-  if (left.size() != right.size()) return false;
-  for (size_t i = 0; i < left.size(); ++i) {
-    if (left[i].name != right[i].name || !torch::equal(left[i].tensor, right[i].tensor)) return false;
-  }
-  return true;
-}
 
 std::vector<std::string> Names(CausalLm& model) {
   std::vector<std::string> names;
@@ -91,14 +79,14 @@ TEST(LlamaModel, InitFollowsHfScheme) {
   }
   auto again = CreateCausalLm(config, 3);
   auto other = CreateCausalLm(config, 4);
-  EXPECT_TRUE(SameWeights(*model, *again));
-  EXPECT_FALSE(SameWeights(*model, *other));
+  EXPECT_TRUE(SameHfWeights(*model, *again));
+  EXPECT_FALSE(SameHfWeights(*model, *other));
 }
 
 TEST(LlamaModel, LaterTokensNeverChangeEarlierPositions) {
   auto model = CreateCausalLm(TinyLlamaConfig(), 2);
   torch::NoGradGuard no_grad;
-  auto ids = SampleIds(2, 12, 5);
+  auto ids = RandomTokenIds(2, 12, 5);
   const auto before = model->Logits(ids);
   ids.index_put_({torch::indexing::Slice(), 11}, 7);
   const auto after = model->Logits(ids);
@@ -109,7 +97,7 @@ TEST(LlamaModel, LaterTokensNeverChangeEarlierPositions) {
 TEST(LlamaModel, IncrementalDecodingMatchesTheFullForward) {
   auto model = CreateCausalLm(TinyLlamaConfig(), 4);
   torch::NoGradGuard no_grad;
-  const auto ids = SampleIds(2, 10, 6);
+  const auto ids = RandomTokenIds(2, 10, 6);
   const auto full = model->HiddenStates(ids);
   CausalLm::KvCache cache;
   const auto prefix = model->HiddenStatesIncremental(ids.narrow(1, 0, 6), cache);
@@ -123,7 +111,7 @@ TEST(LlamaModel, IncrementalDecodingMatchesTheFullForward) {
 TEST(LlamaModel, SaveLoadRoundTripIsBitExactSingleAndSharded) {
   auto model = CreateCausalLm(TinyLlamaConfig(), 11);
   torch::NoGradGuard no_grad;
-  const auto ids = SampleIds(3, 16, 2);
+  const auto ids = RandomTokenIds(3, 16, 2);
   const auto logits = model->Logits(ids);
   for (const int64_t max_shard_bytes : {int64_t{5'000'000'000}, int64_t{20'000}}) {
     TempDir dir;
@@ -131,7 +119,7 @@ TEST(LlamaModel, SaveLoadRoundTripIsBitExactSingleAndSharded) {
     options.max_shard_bytes = max_shard_bytes;
     const auto files = SaveModelDirectory(*model, dir.path(), options);
     auto loaded = LoadModelDirectory(dir.path());
-    EXPECT_TRUE(SameWeights(*model, *loaded)) << max_shard_bytes;
+    EXPECT_TRUE(SameHfWeights(*model, *loaded)) << max_shard_bytes;
     EXPECT_TRUE(torch::equal(logits, loaded->Logits(ids))) << max_shard_bytes;
     const auto config = nlohmann::json::parse(ReadFile(dir.File("config.json")));
     EXPECT_EQ(config.at("architectures")[0], "LlamaForCausalLM");
@@ -242,9 +230,9 @@ TEST(LlamaModel, MistralSlidingWindowBoundsTheSequenceLength) {
   config.sliding_window = 8;
   auto model = CreateCausalLm(config, 1);
   torch::NoGradGuard no_grad;
-  EXPECT_EQ(model->HiddenStates(SampleIds(1, 8, 1)).size(1), 8);
+  EXPECT_EQ(model->HiddenStates(RandomTokenIds(1, 8, 1)).size(1), 8);
   try {
-    model->HiddenStates(SampleIds(1, 9, 1));
+    model->HiddenStates(RandomTokenIds(1, 9, 1));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "sequence length 9 exceeds the model's sliding_window=8 (sliding-window attention is not "
@@ -277,7 +265,7 @@ TEST(GradientCheckpointingModels, SameGradientsForEveryFamily) {
     auto plain = CreateCausalLm(config, 9);
     auto checkpointed = CreateCausalLm(config, 9);
     checkpointed->SetGradientCheckpointing(true);
-    const auto ids = SampleIds(2, 12, 3);
+    const auto ids = RandomTokenIds(2, 12, 3);
     for (auto* model : {plain.get(), checkpointed.get()}) {
       model->module().train();
       model->Logits(ids).logsumexp(-1).sum().backward();
