@@ -140,10 +140,7 @@ void TransformerLm::LoadHfStateDict(const std::vector<NamedTensor>& tensors, con
     throw InvalidInput(message);
   }
   torch::NoGradGuard no_grad;
-  for (const auto& [name, parameter] : parameters) {
-    at::Tensor target = parameter;
-    target.copy_(*found.at(name));
-  }
+  for (const auto& [name, parameter] : parameters) parameter.copy_(*found.at(name));
 }
 
 }  // namespace dpo

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <iostream>
+
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
 #include "core/model/safetensors.h"
@@ -35,7 +37,8 @@ TEST_P(HfGolden, LogitsMatchTheIndependentImplementation) {
   ASSERT_EQ(logits.sizes(), expected.sizes());
   // float32 against float64 with the same stored weights: differences are rounding only.
   const double max_error = (logits - expected).abs().max().item<double>();
-  EXPECT_LT(max_error, 2e-4) << GetParam() << ": logits std " << expected.std().item<double>();
+  std::cout << GetParam() << ": max |logit - golden| = " << max_error << "\n";
+  EXPECT_LT(max_error, 5e-5) << GetParam() << ": logits std " << expected.std().item<double>();
   // The comparison is sharp enough to see one wrong detail: dropping the rope scaling, the
   // biases or the positions moves logits by far more than the tolerance.
   EXPECT_GT(expected.std().item<double>(), 1.0);
