@@ -1,10 +1,11 @@
 // End to end: DPO of a tiny random Llama-family model (grouped-query attention, llama3 rope
 // scaling, gradient checkpointing) with the byte-level BPE tokenizer built from OpenAI's GPT-2
 // files, extended with ChatML's two special tokens and a ChatML chat_template (as chat
-// fine-tunes of GPT-2 do), on conversational rows rendered with the template it recognises. The final model is written
-// in bfloat16 as shards; it reloads in dpo-cluster, and the independent NumPy implementation of
-// the transformers equations (tests/fixtures/hf_golden/hf_reference.py) loads the same directory
-// as an HF checkpoint and computes the same logits.
+// fine-tunes of GPT-2 do), on conversational rows rendered with the template it recognises.
+// The final model is written in bfloat16 as shards; it reloads in dpo-cluster, the independent
+// NumPy implementation of the transformers equations (tests/fixtures/hf_golden/hf_reference.py)
+// loads the same directory as an HF checkpoint and computes the same logits, and a second job
+// trains from it.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -148,6 +149,24 @@ TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
   const at::Tensor expected = ReadSafetensors(dir.File("reference.safetensors")).tensors.at(0).tensor;
   ASSERT_EQ(expected.sizes(), logits.sizes());
   EXPECT_LT((logits - expected).abs().max().item<double>(), 1e-3);
+
+  // The HF directory is a starting point too: a second job trains from it (bf16 shards into
+  // float32 weights; its tokenizer comes with it), starting equal to its reference.
+  std::ofstream(dir.File("again.yaml")) << "model:\n  init: " << final_dir << "\n"
+                                        << "data:\n  train: chat.jsonl\n  max_length: 128\n  max_prompt_length: 96\n"
+                                           "training:\n  max_steps: 2\n  learning_rate: 0.003\n"
+                                           "output:\n  dir: again\n";
+  const auto again = testing::RunProcess({testing::BinaryPath("dpo-train"), "--config", dir.File("again.yaml")},
+                                         testing::SingleThreadEnv(), 600);
+  ASSERT_EQ(again.exit_code, 0) << testing::Tail(again.output);
+  std::ifstream again_metrics(dir.File("again/metrics.jsonl"));
+  std::string first;
+  ASSERT_TRUE(std::getline(again_metrics, first));
+  EXPECT_NEAR(json::parse(first)["loss"].get<double>(), std::log(2.0), 1e-5);
+  const json again_config = json::parse(ReadFile(dir.File("again/final/config.json")));
+  EXPECT_EQ(again_config.at("torch_dtype"), "float32");
+  EXPECT_EQ(again_config.at("rope_scaling"), config.at("rope_scaling"));
+  EXPECT_EQ(LoadModelDirectory(dir.File("again/final"))->config().NumParameters(), model->config().NumParameters());
 }
 
 }  // namespace
