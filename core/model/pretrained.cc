@@ -90,6 +90,12 @@ void RemoveStaleWeightFiles(const fs::path& root, const std::set<std::string>& k
 
 }  // namespace
 
+c10::ScalarType SaveDtypeFor(const std::string& torch_dtype) {
+  if (torch_dtype == "bfloat16") return c10::kBFloat16;
+  if (torch_dtype == "float16") return c10::kHalf;
+  return c10::kFloat;
+}
+
 std::vector<std::string> SaveModelDirectory(CausalLm& model, const std::string& directory,
                                             const ModelSaveOptions& options) {
   const fs::path root(directory);

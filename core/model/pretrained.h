@@ -18,6 +18,10 @@ inline constexpr const char* kConfigFileName = "config.json";
 inline constexpr const char* kWeightsFileName = "model.safetensors";
 inline constexpr const char* kWeightsIndexFileName = "model.safetensors.index.json";
 
+// The dtype to save a model named by config.json's torch_dtype in: bfloat16 and float16 as
+// named, float32 for anything else (float32, float64, absent).
+c10::ScalarType SaveDtypeFor(const std::string& torch_dtype);
+
 struct ModelSaveOptions {
   // float32 (exact; what checkpoints use), bfloat16 or float16.
   c10::ScalarType dtype = c10::kFloat;

@@ -335,8 +335,10 @@ std::vector<std::string> JobConfig::Validate() const {
   }
   if (reference.prefetch < 0) problems.push_back("reference.prefetch=" + std::to_string(reference.prefetch) + " must be >= 0");
   if (output.dir.empty()) problems.push_back("output.dir: required");
-  if (output.save_dtype != "float32" && output.save_dtype != "bfloat16" && output.save_dtype != "float16") {
-    problems.push_back("output.save_dtype=\"" + output.save_dtype + "\" is not supported (supported: float32, bfloat16, float16)");
+  static const std::vector<std::string> kSaveDtypes = {"auto", "float32", "bfloat16", "float16"};
+  if (std::find(kSaveDtypes.begin(), kSaveDtypes.end(), output.save_dtype) == kSaveDtypes.end()) {
+    problems.push_back("output.save_dtype=\"" + output.save_dtype +
+                       "\" is not supported (supported: auto, float32, bfloat16, float16)");
   }
   if (output.max_shard_size_mb < 1) {
     problems.push_back("output.max_shard_size_mb=" + std::to_string(output.max_shard_size_mb) + " must be >= 1");

@@ -72,9 +72,10 @@ struct OutputSection {
   int64_t save_steps = 0;  // 0: only at the end
   int64_t save_total_limit = 0;  // 0: keep every checkpoint
   std::string resume = "auto";   // auto, never, or a checkpoint directory
-  // dtype of the final model's weights (float32, bfloat16, float16); checkpoints stay float32
-  // so that resuming is exact.
-  std::string save_dtype = "float32";
+  // dtype of the final model's weights: auto (the torch_dtype of model.init's config.json;
+  // float32 for a random model), float32, bfloat16 or float16. Checkpoints stay float32 so that
+  // resuming is exact.
+  std::string save_dtype = "auto";
   // Weights above this size are written as shards with model.safetensors.index.json.
   int64_t max_shard_size_mb = 5000;
 };

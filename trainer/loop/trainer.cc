@@ -36,13 +36,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// output.save_dtype (validated by the job loader) as a tensor dtype.
-c10::ScalarType SaveDtype(const std::string& name) {
-  if (name == "bfloat16") return c10::kBFloat16;
-  if (name == "float16") return c10::kHalf;
-  return c10::kFloat;
-}
-
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
 // `report`: write rejects.jsonl and the summary line (rank 0 of a training run).
@@ -565,7 +558,9 @@ void Trainer::WriteFinalModel() {
   const std::filesystem::path temp_dir = std::filesystem::path(config_.output.dir) / ".tmp-final";
   std::filesystem::remove_all(temp_dir);
   ModelSaveOptions save;
-  save.dtype = SaveDtype(config_.output.save_dtype);
+  // auto: the dtype model.init was stored in (the policy's config keeps its torch_dtype).
+  const std::string& dtype = config_.output.save_dtype;
+  save.dtype = SaveDtypeFor(dtype == "auto" ? state_->models.policy->config().torch_dtype : dtype);
   save.max_shard_bytes = config_.output.max_shard_size_mb * 1'000'000;
   SaveModelDirectory(*state_->models.policy, temp_dir.string(), save);
   SaveTokenizerFiles(*state_->models.tokenizer, temp_dir.string());

@@ -164,7 +164,7 @@ TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
   ASSERT_TRUE(std::getline(again_metrics, first));
   EXPECT_NEAR(json::parse(first)["loss"].get<double>(), std::log(2.0), 1e-5);
   const json again_config = json::parse(ReadFile(dir.File("again/final/config.json")));
-  EXPECT_EQ(again_config.at("torch_dtype"), "float32");
+  EXPECT_EQ(again_config.at("torch_dtype"), "bfloat16");  // save_dtype auto: that of model.init
   EXPECT_EQ(again_config.at("rope_scaling"), config.at("rope_scaling"));
   EXPECT_EQ(LoadModelDirectory(dir.File("again/final"))->config().NumParameters(), model->config().NumParameters());
 }

@@ -31,6 +31,37 @@ TEST(JobConfigTest, DistributedDefaultsAndOverrides) {
   EXPECT_NE(set.ToYaml().find("distributed:\n  timeout_seconds: 30\n  bucket_mb: 4"), std::string::npos) << set.ToYaml();
 }
 
+TEST(JobConfigTest, ModelSectionTakesTheConfigJsonFieldsOfItsFamily) {
+  const JobConfig llama = Parse({"model.model_type=llama", "model.hidden_size=64", "model.num_key_value_heads=2",
+                                 "model.rope_scaling={rope_type: linear, factor: 2.0}", "model.gradient_checkpointing=true"});
+  EXPECT_EQ(llama.model.architecture.family(), ModelFamily::kLlama);
+  EXPECT_EQ(llama.model.architecture.hidden_size, 64);
+  EXPECT_EQ(llama.model.architecture.KvHeads(), 2);
+  EXPECT_EQ(llama.model.architecture.rope_scaling.rope_type, "linear");
+  EXPECT_EQ(llama.model.architecture.vocab_size, 0);  // the tokenizer's
+  EXPECT_TRUE(llama.model.gradient_checkpointing);
+  // The printed job reads back as the same job, and checkpointing does not change the math.
+  EXPECT_EQ(JobConfig::Parse(llama.ToYaml(), "printed.yaml", "/data", {}).ToYaml(), llama.ToYaml());
+  EXPECT_EQ(Parse({"model.model_type=llama", "model.hidden_size=64", "model.num_key_value_heads=2",
+                   "model.rope_scaling={rope_type: linear, factor: 2.0}"})
+                .TrainingHash(),
+            llama.TrainingHash());
+  EXPECT_NE(ErrorOf({"model.model_type=llama", "model.n_embd=64"}).find("model.n_embd: unknown field for model_type llama"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"model.init=/models/x", "model.hidden_size=64"})
+                .find("model.hidden_size: only allowed with model.init=random (the directory's config.json decides)"),
+            std::string::npos);
+}
+
+TEST(JobConfigTest, OutputDtypeAndShardSizeAreValidated) {
+  EXPECT_EQ(Parse({}).output.save_dtype, "auto");
+  EXPECT_EQ(Parse({}).output.max_shard_size_mb, 5000);
+  EXPECT_NE(ErrorOf({"output.save_dtype=fp8"})
+                .find("output.save_dtype=\"fp8\" is not supported (supported: auto, float32, bfloat16, float16)"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"output.max_shard_size_mb=0"}).find("output.max_shard_size_mb=0 must be >= 1"), std::string::npos);
+}
+
 TEST(JobConfigTest, DistributedValuesAreValidated) {
   EXPECT_NE(ErrorOf({"distributed.timeout_seconds=-1"}).find("distributed.timeout_seconds=-1 must be >= 0"), std::string::npos);
   EXPECT_NE(ErrorOf({"distributed.bucket_mb=0"}).find("distributed.bucket_mb=0 must be in (0, 4096]"), std::string::npos);
