@@ -148,7 +148,9 @@ class LlamaModel final : public TransformerLm {
  protected:
   at::Tensor Forward(const at::Tensor& input_ids, KvCache* cache) override {
     const int64_t t = input_ids.size(1), offset = cache != nullptr ? cache->length : 0;
-    if (inverse_frequencies_.device() != input_ids.device()) inverse_frequencies_ = inverse_frequencies_.to(input_ids.device());
+    if (inverse_frequencies_.device() != input_ids.device()) {
+      inverse_frequencies_ = inverse_frequencies_.to(input_ids.device());
+    }
     // (t, head) each; captured by value: a checkpointed block runs again during backward.
     const std::pair<at::Tensor, at::Tensor> angles = RotaryAngles(inverse_frequencies_, offset, t);
     auto x = module_->model->embed_tokens(input_ids);

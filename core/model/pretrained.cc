@@ -98,13 +98,13 @@ c10::ScalarType SaveDtypeFor(const std::string& torch_dtype) {
 
 std::vector<std::string> SaveModelDirectory(CausalLm& model, const std::string& directory,
                                             const ModelSaveOptions& options) {
-  const fs::path root(directory);
-  fs::create_directories(root);
+  if (options.max_shard_bytes <= 0) throw InvalidInput("model save: max_shard_bytes must be > 0");
   ModelConfig config = model.config();
   config.torch_dtype = TorchDtypeName(options.dtype);
+  const fs::path root(directory);
+  fs::create_directories(root);
   std::vector<NamedTensor> tensors = model.HfStateDict();
   for (auto& tensor : tensors) tensor.tensor = tensor.tensor.to(torch::kCPU, options.dtype).contiguous();
-  if (options.max_shard_bytes <= 0) throw InvalidInput("model save: max_shard_bytes must be > 0");
 
   const auto shards = Shard(tensors, options.max_shard_bytes);
   std::vector<std::string> files;
