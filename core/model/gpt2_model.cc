@@ -160,18 +160,11 @@ class Gpt2Model final : public TransformerLm {
 
  protected:
   at::Tensor Forward(const at::Tensor& input_ids, KvCache* cache) override {
-    auto x = module_->Embed(input_ids, cache != nullptr ? cache->length : 0);
-    for (size_t i = 0; i < module_->h->size(); ++i) {
-      BlockImpl* block = module_->h[i]->as<BlockImpl>();
-      if (cache == nullptr) {
-        x = RunBlock([block](const at::Tensor& input) { return block->forward(input); }, x, cache);
-      } else {
-        const LayerCache layer = LayerSlots(cache, i);
-        x = block->forward(x, &layer);
-      }
-    }
-    if (cache != nullptr) cache->length += input_ids.size(1);
-    return module_->ln_f(x);
+    const auto x = module_->Embed(input_ids, cache != nullptr ? cache->length : 0);
+    Gpt2Impl* gpt2 = module_.get();
+    return module_->ln_f(RunBlocks(x, cache, [gpt2](size_t i, const at::Tensor& input, const LayerCache* slots) {
+      return gpt2->h[i]->as<BlockImpl>()->forward(input, slots);
+    }));
   }
 
   // GPT2LMHeadModel's names: "transformer." + the module path; the LM head is tied to wte.

@@ -151,22 +151,12 @@ class LlamaModel final : public TransformerLm {
     if (inverse_frequencies_.device() != input_ids.device()) {
       inverse_frequencies_ = inverse_frequencies_.to(input_ids.device());
     }
-    // (t, head) each; captured by value: a checkpointed block runs again during backward.
-    const std::pair<at::Tensor, at::Tensor> angles = RotaryAngles(inverse_frequencies_, offset, t);
-    auto x = module_->model->embed_tokens(input_ids);
-    for (size_t i = 0; i < module_->model->layers->size(); ++i) {
-      DecoderLayerImpl* layer = module_->model->layers[i]->as<DecoderLayerImpl>();
-      if (cache == nullptr) {
-        x = RunBlock(
-            [layer, angles](const at::Tensor& input) { return layer->forward(input, angles.first, angles.second, nullptr); },
-            x, cache);
-      } else {
-        const LayerCache slots = LayerSlots(cache, i);
-        x = layer->forward(x, angles.first, angles.second, &slots);
-      }
-    }
-    if (cache != nullptr) cache->length += t;
-    return module_->model->norm(x);
+    const std::pair<at::Tensor, at::Tensor> angles = RotaryAngles(inverse_frequencies_, offset, t);  // (t, head) each
+    DecoderImpl* decoder = module_->model.get();
+    const auto x = decoder->embed_tokens(input_ids);
+    return decoder->norm(RunBlocks(x, cache, [decoder, angles](size_t i, const at::Tensor& input, const LayerCache* slots) {
+      return decoder->layers[i]->as<DecoderLayerImpl>()->forward(input, angles.first, angles.second, slots);
+    }));
   }
 
   // The module paths are transformers' names already.

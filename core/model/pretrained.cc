@@ -98,7 +98,10 @@ c10::ScalarType SaveDtypeFor(const std::string& torch_dtype) {
 
 std::vector<std::string> SaveModelDirectory(CausalLm& model, const std::string& directory,
                                             const ModelSaveOptions& options) {
-  if (options.max_shard_bytes <= 0) throw InvalidInput("model save: max_shard_bytes must be > 0");
+  if (options.max_shard_bytes <= 0) {
+    throw InvalidInput("model save into " + directory + ": max_shard_bytes=" + std::to_string(options.max_shard_bytes) +
+                       " must be > 0");
+  }
   ModelConfig config = model.config();
   config.torch_dtype = TorchDtypeName(options.dtype);
   const fs::path root(directory);

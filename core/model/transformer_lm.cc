@@ -75,18 +75,27 @@ at::Tensor TransformerLm::HiddenStatesIncremental(const at::Tensor& new_ids, KvC
   return Forward(new_ids, &cache);
 }
 
-LayerCache TransformerLm::LayerSlots(KvCache* cache, size_t i) const {
-  if (cache->keys.empty()) {
-    cache->keys.resize(static_cast<size_t>(config_.num_layers));
-    cache->values.resize(static_cast<size_t>(config_.num_layers));
+at::Tensor TransformerLm::RunBlocks(at::Tensor x, KvCache* cache, const Block& block) {
+  const auto layers = static_cast<size_t>(config_.num_layers);
+  if (cache == nullptr) {
+    const bool checkpoint = gradient_checkpointing_ && module().is_training();
+    for (size_t i = 0; i < layers; ++i) {
+      x = checkpoint ? CheckpointedForward([block, i](const at::Tensor& input) { return block(i, input, nullptr); }, x)
+                     : block(i, x, nullptr);
+    }
+    return x;
   }
-  return LayerCache{&cache->keys[i], &cache->values[i]};
-}
-
-at::Tensor TransformerLm::RunBlock(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
-                                   const KvCache* cache) {
-  if (gradient_checkpointing_ && cache == nullptr && module().is_training()) return CheckpointedForward(block, x);
-  return block(x);
+  if (cache->keys.empty()) {
+    cache->keys.resize(layers);
+    cache->values.resize(layers);
+  }
+  const int64_t t = x.size(1);
+  for (size_t i = 0; i < layers; ++i) {
+    const LayerCache slots{&cache->keys[i], &cache->values[i]};
+    x = block(i, x, &slots);
+  }
+  cache->length += t;
+  return x;
 }
 
 void TransformerLm::SetGradientCheckpointing(bool enabled) {

@@ -42,13 +42,15 @@ class TransformerLm : public CausalLm {
   // lm_head copy).
   virtual std::string CanonicalHfName(const std::string& name) const = 0;
 
-  // Runs one block: `block(x)`, or through CheckpointedForward when gradient checkpointing is on
-  // and the forward builds a graph without a cache.
-  at::Tensor RunBlock(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
-                      const KvCache* cache);
+  // Block `i` applied to x, (N, t, H) -> (N, t, H), with its KV-cache slots (nullptr without a
+  // cache). Captures by value: a checkpointed block runs again during backward.
+  using Block = std::function<at::Tensor(size_t i, const at::Tensor& x, const LayerCache* slots)>;
 
-  // Fills the cache's per-layer slots on first use and returns layer `i`'s.
-  LayerCache LayerSlots(KvCache* cache, size_t i) const;
+  // Runs the config's num_layers blocks in order over x. Without a cache, in a training-mode
+  // forward with gradient checkpointing on, each block goes through CheckpointedForward. With a
+  // cache, each block gets its layer's slots and cache->length then advances by the t new
+  // positions.
+  at::Tensor RunBlocks(at::Tensor x, KvCache* cache, const Block& block);
 
   ModelConfig config_;
 
