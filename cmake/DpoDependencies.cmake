@@ -1,5 +1,32 @@
-# Finds every external package. Versions are those of Debian bookworm (see ARCHITECTURE.md 5).
-find_package(Torch REQUIRED)
+# Finds every external package. LibTorch is torch's own, from the Python environment that
+# scripts/install-deps creates at .venv/ (pinned in python/requirements.txt, CUDA compiled in);
+# everything else comes from Debian bookworm (docs/architecture.md, "Dependencies").
+
+# The Python that holds torch. Its LibTorch is the project's one LibTorch, its nvidia-nccl package
+# the NCCL that both torch and the NcclCommunicator load (never two NCCLs in one process), and
+# the tests run the Python peers (transformers, tokenizers, trl) with it.
+set(DPO_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python interpreter whose torch provides LibTorch (scripts/install-deps creates .venv)")
+if(NOT EXISTS "${DPO_PYTHON}")
+  message(FATAL_ERROR "dpo: DPO_PYTHON=${DPO_PYTHON} does not exist: run scripts/install-deps, "
+                      "or pass -DDPO_PYTHON=<a python with torch 2.x>")
+endif()
+execute_process(
+  COMMAND "${DPO_PYTHON}" -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path, end='')"
+  OUTPUT_VARIABLE DPO_TORCH_PREFIX RESULT_VARIABLE torch_found ERROR_VARIABLE torch_error)
+if(NOT torch_found EQUAL 0)
+  message(FATAL_ERROR "dpo: ${DPO_PYTHON} cannot import torch: ${torch_error}")
+endif()
+list(APPEND CMAKE_PREFIX_PATH "${DPO_TORCH_PREFIX}")
+if(NOT NCCL_ROOT)
+  execute_process(
+    COMMAND "${DPO_PYTHON}" -c "import nvidia.nccl as n; print(list(n.__path__)[0], end='')"
+    OUTPUT_VARIABLE nccl_package RESULT_VARIABLE nccl_found ERROR_QUIET)
+  if(nccl_found EQUAL 0)
+    set(NCCL_ROOT "${nccl_package}" CACHE PATH "NCCL installation (include/, lib/): torch's nvidia-nccl package")
+  endif()
+endif()
+find_package(Torch 2.4 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Threads REQUIRED)
 find_package(yaml-cpp REQUIRED)  # target `yaml-cpp`, no namespace (0.7)
@@ -17,11 +44,17 @@ else()
 endif()
 message(STATUS "dpo: LibTorch ${Torch_VERSION}, CUDA ${DPO_CUDA_ENABLED}")
 
-# NCCL comes with the CUDA LibTorch: the nvidia-nccl Python package next to torch, a CUDA toolkit,
-# or NCCL_ROOT.
+# NCCL: the one torch loads (NCCL_ROOT, found above from the nvidia-nccl package). When
+# NCCL_ROOT is set nothing else is searched, so header and library match torch's; the CUDA
+# toolkit's own NCCL is used only when no NCCL_ROOT is known.
 if(DPO_CUDA_ENABLED)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} PATH_SUFFIXES lib lib64)
+  if(NCCL_ROOT)
+    set(nccl_search HINTS "${NCCL_ROOT}" NO_DEFAULT_PATH)
+  else()
+    set(nccl_search HINTS ${CUDAToolkit_INCLUDE_DIRS} ${CUDAToolkit_LIBRARY_DIR})
+  endif()
+  find_path(NCCL_INCLUDE_DIR nccl.h ${nccl_search} PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR ${nccl_search} PATH_SUFFIXES lib lib64)
   if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
     set(DPO_NCCL_ENABLED ON)
     add_library(dpo_nccl INTERFACE)
@@ -31,7 +64,7 @@ if(DPO_CUDA_ENABLED)
     set(DPO_NCCL_ENABLED OFF)
     message(WARNING "dpo: CUDA LibTorch without NCCL (set NCCL_ROOT): no NcclCommunicator")
   endif()
-  message(STATUS "dpo: NCCL ${DPO_NCCL_ENABLED} (${NCCL_LIBRARY})")
+  message(STATUS "dpo: NCCL ${DPO_NCCL_ENABLED} (${NCCL_INCLUDE_DIR}, ${NCCL_LIBRARY})")
 endif()
 
 if(DPO_WITH_GRPC)

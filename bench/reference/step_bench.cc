@@ -80,7 +80,7 @@ int RunStepBench(const BenchOptions& options) {
 
   const std::vector<TokenizedPair> pairs =
       SyntheticPairs(kPairs * kBatches, BenchModelConfig().bos_token_id, /*seed=*/1234);
-  const PrecomputedReference table = PreferenceStep::Precompute(local, pairs, kPairs, pad_id);
+  const PrecomputedReference table = PreferenceStep(*policy, &local, loss, pad_id, {}).PrecomputeReference(pairs, kPairs);
   // Warm the server's cache (a first pass computes every sequence) and check it against local.
   double max_difference = 0;
   for (int64_t batch = 0; batch < kBatches; ++batch) {

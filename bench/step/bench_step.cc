@@ -1,27 +1,33 @@
 // dpo-bench-step: throughput of a full DPO training step (reference forward, policy forward and
-// backward, AdamW) at ~1M and ~10M parameters, next to this machine's fp32 matmul peak measured
-// in the same run with the same threads.
+// backward, AdamW) next to a GEMM measured in the same run, on the CPU or one CUDA GPU.
 //
-// Model FLOPs per policy token (fwd + bwd, PaLM's accounting): 6 N + 12 L d T, where N counts the
-// parameters used in matmuls (12 L d^2 in the blocks plus the V d output projection), L layers,
-// width d, sequence length T. Only non-padding tokens count; the reference forward's FLOPs are
-// not counted (it is part of the step's time).
-//   dpo-bench-step [--threads N] [--steps S]                    (CPU: ~1M and ~10M, fp32)
-//   dpo-bench-step --device cuda [--bf16] [--shape gpt2-124m] [--seq 1024] [--pairs 4] [--steps S]
-//                  [--json FILE]                                 (one GPU: GPT-2 124M, seq 1024)
-// On CUDA the peak is a bf16 (or fp32) 8192^3 matmul measured the same way; with --json the
-// figures are also written as one JSON object.
+//   dpo-bench-step [--threads N] [--steps S]                         CPU: ~1M and ~10M GPT-2 shapes, fp32
+//   dpo-bench-step --device cuda [--shape gpt2-124m|llama-1b] [--precision bf16|fp32|both]
+//                  [--pairs P] [--steps S] [--spec-tflops 989] [--json FILE]
+//
+// FLOPs are model FLOPs of the whole step (core/model/model_flops.h): policy forward + backward,
+// the reference forward when it runs in the step (online; not when precomputed), the output
+// projection at scored positions only, causal attention. MFU is reported against the measured
+// GEMM (bf16 or fp32 like the step, 8192^3 on CUDA) and, on CUDA, against the spec's dense bf16
+// peak (H200: 989 TFLOP/s); the policy-only figure is printed beside it. fp32 runs say whether
+// TF32 is on. Peak memory is the CUDA caching allocator's peak of allocated bytes in the timed steps.
+#include <torch/cuda.h>
 #include <torch/torch.h>
+
+#ifdef DPO_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/loss/dpo_loss.h"
 #include "core/model/causal_lm.h"
+#include "core/model/model_flops.h"
 #include "trainer/loop/preference_step.h"
 #include "trainer/reference/reference_scorer.h"
 
@@ -29,29 +35,70 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 struct Options {
   torch::Device device = torch::kCPU;
-  bool bf16 = false;
+  std::string shape = "cpu";
+  std::string precision = "fp32";  // bf16, fp32 or both
+  int threads = 1;
   int64_t steps = 10;
-  int64_t pairs = 8, prompt_tokens = 32, completion_tokens = 96;
+  int64_t pairs = 0;  // 0: the shape's default
+  double spec_tflops = 989;
+  std::string json_path;
 };
+
+struct Shape {
+  std::string name;
+  dpo::ModelConfig config;
+  int64_t pairs, prompt_tokens, completion_tokens;
+};
+
+dpo::ModelConfig Gpt2Shape(int64_t hidden, int64_t layers, int64_t heads, int64_t vocab, int64_t positions) {
+  dpo::ModelConfig config = dpo::ModelConfig::Defaults("gpt2");
+  config.hidden_size = hidden;
+  config.num_layers = layers;
+  config.num_heads = heads;
+  config.vocab_size = vocab;
+  config.max_positions = positions;
+  config.bos_token_id = config.eos_token_id = vocab - 1;
+  return config;
+}
+
+// Llama 3.2 1B: 16 layers, width 2048, 32 query heads on 8 kv heads, SwiGLU 8192, vocab 128256.
+dpo::ModelConfig Llama1bShape(int64_t positions) {
+  dpo::ModelConfig config = dpo::ModelConfig::Defaults("llama");
+  config.hidden_size = 2048;
+  config.num_layers = 16;
+  config.num_heads = 32;
+  config.num_kv_heads = 8;
+  config.intermediate_size = 8192;
+  config.vocab_size = 128256;
+  config.max_positions = positions;
+  config.rope_theta = 500000;
+  config.bos_token_id = 128000;
+  config.eos_token_id = 128001;
+  return config;
+}
+
+std::vector<Shape> ShapesFor(const Options& options) {
+  if (options.shape == "cpu") {
+    return {{"~1M", Gpt2Shape(128, 4, 4, 259, 128), 8, 32, 96}, {"~10M", Gpt2Shape(384, 6, 6, 259, 128), 8, 32, 96}};
+  }
+  if (options.shape == "gpt2-124m") return {{"gpt2-124m", Gpt2Shape(768, 12, 12, 50257, 1024), 8, 256, 768}};
+  if (options.shape == "llama-1b") return {{"llama-1b", Llama1bShape(2048), 4, 512, 1536}};
+  std::fprintf(stderr, "dpo-bench-step: unknown --shape %s (cpu, gpt2-124m, llama-1b)\n", options.shape.c_str());
+  std::exit(2);
+}
 
 // Waits for queued GPU work so that wall-clock times cover it.
 void Synchronize(const Options& options) {
   if (options.device.is_cuda()) torch::cuda::synchronize(options.device.index());
 }
 
-// Best-of-5 GEMM throughput: on the CPU fp32 at 1024^3 and 2048x1024x1024; on CUDA at 8192^3 in
-// the step's compute dtype.
-double MatmulPeakGflops(const Options& options) {
-  const bool cuda = options.device.is_cuda();
-  const int64_t k = cuda ? 8192 : 1024;
-  const auto tensor_options = torch::TensorOptions().device(options.device).dtype(options.bf16 ? torch::kBFloat16 : torch::kFloat);
+// Best-of-5 GEMM throughput in `dtype`: 8192^3 and 16384x8192x8192 on CUDA, 1024^3 and
+// 2048x1024x1024 on the CPU.
+double MatmulPeakFlops(const Options& options, torch::Dtype dtype) {
+  const int64_t k = options.device.is_cuda() ? 8192 : 1024;
+  const auto tensor_options = torch::TensorOptions().device(options.device).dtype(dtype);
   double best = 0;
   for (const int64_t m : {k, 2 * k}) {
     const auto a = torch::randn({m, k}, tensor_options);
@@ -63,64 +110,69 @@ double MatmulPeakGflops(const Options& options) {
       c = torch::mm(a, b);
       Synchronize(options);
       const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      best = std::max(best, 2.0 * static_cast<double>(m * k * k) / seconds / 1e9);
+      best = std::max(best, 2.0 * static_cast<double>(m * k * k) / seconds);
     }
   }
   return best;
 }
 
-struct Shape {
-  const char* name;
-  int64_t hidden_size, num_layers, num_heads, vocab_size;
-};
-
-std::vector<dpo::TokenizedPair> SyntheticPairs(int64_t count, int64_t prompt_tokens, int64_t completion_tokens) {
+std::vector<dpo::TokenizedPair> SyntheticPairs(const Shape& shape) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(1234);
   auto ids = [&](int64_t n) {
-    const auto values = torch::randint(0, 256, {n}, generator, torch::kLong);
+    const auto values = torch::randint(0, shape.config.vocab_size - 2, {n}, generator, torch::kLong);
     return std::vector<int64_t>(values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + n);
   };
   std::vector<dpo::TokenizedPair> pairs;
-  for (int64_t i = 0; i < count; ++i) {
-    auto prompt = ids(prompt_tokens);
-    prompt[0] = 256;  // BOS
-    pairs.push_back({prompt, ids(completion_tokens), ids(completion_tokens), i + 1});
+  for (int64_t i = 0; i < shape.pairs; ++i) {
+    auto prompt = ids(shape.prompt_tokens);
+    prompt[0] = shape.config.bos_token_id;
+    pairs.push_back({prompt, ids(shape.completion_tokens), ids(shape.completion_tokens), i + 1});
   }
   return pairs;
 }
 
-struct Result {
-  double step_seconds, tokens_per_second, gflops, fraction_of_peak;
-  int64_t parameters;
+void ResetPeakMemory(const Options& options) {
+#ifdef DPO_WITH_CUDA
+  if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(options.device.index());
+#endif
+}
+
+double PeakMemoryGib(const Options& options) {
+#ifdef DPO_WITH_CUDA
+  if (options.device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(options.device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0 * 1024.0);
+  }
+#endif
+  return 0;
+}
+
+struct Run {
+  std::string shape, precision, reference;
+  int64_t parameters = 0, pairs = 0, tokens_per_step = 0;
+  double step_seconds = 0, tokens_per_second = 0, step_flops = 0, policy_flops = 0, peak_memory_gib = 0;
+  double gemm_flops = 0, spec_flops = 0;
+  bool tf32 = false;
 };
 
-Result RunShape(const Shape& shape, const Options& options, double peak_gflops, bool precompute) {
-  const int64_t kPairs = options.pairs, kPrompt = options.prompt_tokens, kCompletion = options.completion_tokens;
-  dpo::ModelConfig config;
-  config.max_positions = kPrompt + kCompletion;
-  config.hidden_size = shape.hidden_size;
-  config.num_layers = shape.num_layers;
-  config.num_heads = shape.num_heads;
-  config.vocab_size = shape.vocab_size;
-  config.bos_token_id = config.eos_token_id = shape.vocab_size - 1;
-  auto policy = dpo::CreateCausalLm(config, 1);
-  auto reference_model = dpo::CreateCausalLm(config, 1);
-  policy->module().to(options.device);
-  reference_model->module().to(options.device);
-  dpo::LocalReferenceScorer reference(reference_model, "bench", {});
+// Median step time of `options.steps` steps after two warm-ups, for one precision and one
+// reference mode, on models already on the device (a fresh optimizer each time).
+Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& reference, bool bf16, bool precompute,
+              const Options& options) {
   const dpo::DpoLoss loss(dpo::LossOptions{});
-  dpo::PreferenceStep step(*policy, &reference, loss, 258, {}, options.bf16);
-  torch::optim::AdamW optimizer(policy->module().parameters(), torch::optim::AdamWOptions(1e-5));
-
-  const auto pairs = SyntheticPairs(kPairs, kPrompt, kCompletion);
-  std::vector<int64_t> indices(kPairs);
-  for (int64_t i = 0; i < kPairs; ++i) indices[static_cast<size_t>(i)] = i;
+  const dpo::TokenId pad_id = shape.config.vocab_size - 2;
+  dpo::PreferenceStep step(policy, &reference, loss, pad_id, dpo::LogProbOptions{}, bf16);
+  torch::optim::AdamW optimizer(policy.module().parameters(), torch::optim::AdamWOptions(1e-5));
+  const auto pairs = SyntheticPairs(shape);
+  std::vector<int64_t> indices(static_cast<size_t>(shape.pairs));
+  for (int64_t i = 0; i < shape.pairs; ++i) indices[static_cast<size_t>(i)] = i;
   const auto normalizer = dpo::PreferenceStep::NormalizerFor(pairs, indices);
   std::optional<dpo::PrecomputedReference> table;
-  if (precompute) table = dpo::PreferenceStep::Precompute(reference, pairs, kPairs, 258);
+  if (precompute) table = step.PrecomputeReference(pairs, shape.pairs);
 
   std::vector<double> seconds;
-  for (int64_t s = 0; s < options.steps + 2; ++s) {  // two warm-up steps
+  for (int64_t s = 0; s < options.steps + 2; ++s) {
+    if (s == 2) ResetPeakMemory(options);
     Synchronize(options);
     const auto start = Clock::now();
     dpo::StepTotals totals;
@@ -130,79 +182,144 @@ Result RunShape(const Shape& shape, const Options& options, double peak_gflops, 
     Synchronize(options);
     if (s >= 2) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
-  const double step_seconds = Median(seconds);
-  const int64_t tokens = 2 * kPairs * (kPrompt + kCompletion);
-  const double d = static_cast<double>(config.hidden_size), layers = static_cast<double>(config.num_layers);
-  const double matmul_parameters = 12.0 * layers * d * d + static_cast<double>(config.vocab_size) * d;
-  const double flops_per_token = 6.0 * matmul_parameters + 12.0 * layers * d * static_cast<double>(kPrompt + kCompletion);
-  const double gflops = flops_per_token * static_cast<double>(tokens) / step_seconds / 1e9;
-  std::printf("%-10s %10lld params  reference %-11s  step %8.2f ms (median of %lld)  %9.0f tokens/s  %8.1f GFLOP/s  "
-              "%.2f of peak\n",
-              shape.name, static_cast<long long>(config.NumParameters()), precompute ? "precomputed" : "online",
-              step_seconds * 1e3, static_cast<long long>(options.steps), static_cast<double>(tokens) / step_seconds,
-              gflops, gflops / peak_gflops);
-  return {step_seconds, static_cast<double>(tokens) / step_seconds, gflops, gflops / peak_gflops,
-          static_cast<int64_t>(config.NumParameters())};
+  std::sort(seconds.begin(), seconds.end());
+
+  const int64_t sequences = 2 * shape.pairs, tokens = shape.prompt_tokens + shape.completion_tokens;
+  const dpo::StepFlops flops = dpo::DpoStepFlops(shape.config, sequences, tokens, shape.completion_tokens, !precompute);
+  Run run;
+  run.shape = shape.name;
+  run.precision = bf16 ? "bf16" : "fp32";
+  run.reference = precompute ? "precomputed" : "online";
+  run.parameters = shape.config.NumParameters();
+  run.pairs = shape.pairs;
+  run.tokens_per_step = sequences * tokens;
+  run.step_seconds = seconds[seconds.size() / 2];
+  run.tokens_per_second = static_cast<double>(run.tokens_per_step) / run.step_seconds;
+  run.step_flops = flops.Total();
+  run.policy_flops = flops.policy;
+  run.peak_memory_gib = PeakMemoryGib(options);
+  run.tf32 = options.device.is_cuda() && at::globalContext().allowTF32CuBLAS();
+  return run;
+}
+
+std::string JsonOf(const Run& run, const Options& options) {
+  char buffer[1024];
+  const double achieved = run.step_flops / run.step_seconds;
+  std::snprintf(buffer, sizeof(buffer),
+                "{\"shape\": \"%s\", \"precision\": \"%s\", \"tf32\": %s, \"reference\": \"%s\", \"parameters\": %lld, "
+                "\"pairs\": %lld, \"tokens_per_step\": %lld, \"step_seconds\": %.6f, \"tokens_per_second\": %.1f, "
+                "\"step_tflop\": %.4f, \"policy_tflop\": %.4f, \"achieved_tflops\": %.4f, \"gemm_tflops\": %.4f, "
+                "\"mfu_vs_gemm\": %.4f, \"mfu_vs_spec\": %.4f, \"policy_mfu_vs_spec\": %.4f, \"peak_memory_gib\": %.3f}",
+                run.shape.c_str(), run.precision.c_str(), run.tf32 ? "true" : "false", run.reference.c_str(),
+                static_cast<long long>(run.parameters), static_cast<long long>(run.pairs),
+                static_cast<long long>(run.tokens_per_step), run.step_seconds, run.tokens_per_second,
+                run.step_flops / 1e12, run.policy_flops / 1e12, achieved / 1e12, run.gemm_flops / 1e12,
+                achieved / run.gemm_flops, options.device.is_cuda() ? achieved / run.spec_flops : 0.0,
+                options.device.is_cuda() ? run.policy_flops / run.step_seconds / run.spec_flops : 0.0,
+                run.peak_memory_gib);
+  return buffer;
+}
+
+void Print(const Run& run, const Options& options) {
+  const double achieved = run.step_flops / run.step_seconds;
+  std::printf("%-10s %s%s reference %-11s %6.2fB params  step %8.2f ms  %9.0f tokens/s  %7.1f TFLOP/s  MFU %.3f of "
+              "the measured GEMM",
+              run.shape.c_str(), run.precision.c_str(), run.precision == "fp32" ? (run.tf32 ? " (TF32 on)" : " (TF32 off)") : "",
+              run.reference.c_str(), static_cast<double>(run.parameters) / 1e9, run.step_seconds * 1e3,
+              run.tokens_per_second, achieved / 1e12, achieved / run.gemm_flops);
+  if (options.device.is_cuda()) {
+    std::printf(", %.3f of the %.0f TFLOP/s spec (policy only %.3f), peak memory %.1f GiB", achieved / run.spec_flops,
+                run.spec_flops / 1e12, run.policy_flops / run.step_seconds / run.spec_flops, run.peak_memory_gib);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+Options ParseOptions(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "dpo-bench-step: %s needs a value\n", flag.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (flag == "--threads") options.threads = std::stoi(value());
+    else if (flag == "--steps") options.steps = std::stoll(value());
+    else if (flag == "--device") options.device = torch::Device(value());
+    else if (flag == "--shape") options.shape = value();
+    else if (flag == "--precision") options.precision = value();
+    else if (flag == "--pairs") options.pairs = std::stoll(value());
+    else if (flag == "--spec-tflops") options.spec_tflops = std::stod(value());
+    else if (flag == "--json") options.json_path = value();
+    else {
+      std::fprintf(stderr, "dpo-bench-step: unknown argument %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  if (options.precision != "bf16" && options.precision != "fp32" && options.precision != "both") {
+    std::fprintf(stderr, "dpo-bench-step: --precision must be bf16, fp32 or both\n");
+    std::exit(2);
+  }
+  if (options.device.is_cuda() && options.shape == "cpu") options.shape = "gpt2-124m";
+  if (options.device.is_cpu() && options.precision != "fp32") {
+    std::fprintf(stderr, "dpo-bench-step: bf16 is measured on CUDA only\n");
+    std::exit(2);
+  }
+  return options;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1;
-  Options options;
-  std::string shape_name = "cpu";
-  std::string json_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (flag == "--threads") threads = std::stoi(value());
-    else if (flag == "--steps") options.steps = std::stoll(value());
-    else if (flag == "--device") options.device = torch::Device(value());
-    else if (flag == "--bf16") options.bf16 = true;
-    else if (flag == "--shape") shape_name = value();
-    else if (flag == "--seq") options.completion_tokens = std::stoll(value()) - options.prompt_tokens;
-    else if (flag == "--pairs") options.pairs = std::stoll(value());
-    else if (flag == "--json") json_path = value();
-    else {
-      std::fprintf(stderr, "dpo-bench-step: unknown argument %s\n", flag.c_str());
-      return 2;
-    }
-  }
-  if (options.device.is_cuda() && shape_name == "cpu") {
-    shape_name = "gpt2-124m";
-    options.prompt_tokens = 256;
-    options.completion_tokens = 768;
-    options.pairs = 4;
-  }
-  torch::set_num_threads(threads);
+  const Options options = ParseOptions(argc, argv);
+  torch::set_num_threads(options.threads);
   torch::manual_seed(0);
-  std::printf("device %s, %s, threads %d (set OPENBLAS_NUM_THREADS=%d too); batch %lld pairs, T = %lld (%lld prompt + %lld "
-              "completion)\n",
-              options.device.str().c_str(), options.bf16 ? "bf16 autocast" : "fp32", threads, threads,
-              static_cast<long long>(options.pairs), static_cast<long long>(options.prompt_tokens + options.completion_tokens),
-              static_cast<long long>(options.prompt_tokens), static_cast<long long>(options.completion_tokens));
-  const double peak = MatmulPeakGflops(options);
-  std::printf("%s matmul peak (best of 5): %.1f GFLOP/s\n", options.bf16 ? "bf16" : "fp32", peak);
-  std::vector<Shape> shapes = {Shape{"~1M", 128, 4, 4, 259}, Shape{"~10M", 384, 6, 6, 259}};
-  if (shape_name == "gpt2-124m") shapes = {Shape{"gpt2-124m", 768, 12, 12, 50257}};
-  std::string json = "{\"device\": \"" + options.device.str() + "\", \"bf16\": " + (options.bf16 ? "true" : "false") +
-                     ", \"matmul_peak_gflops\": " + std::to_string(peak) + ", \"runs\": [";
+  std::vector<bool> precisions;
+  if (options.precision != "fp32") precisions.push_back(true);
+  if (options.precision != "bf16") precisions.push_back(false);
+  std::printf("device %s, threads %d (set OPENBLAS_NUM_THREADS=%d too), LibTorch %s\n", options.device.str().c_str(),
+              options.threads, options.threads, TORCH_VERSION);
+  double gemm_bf16 = 0, gemm_fp32 = 0;
+  for (const bool bf16 : precisions) {
+    (bf16 ? gemm_bf16 : gemm_fp32) = MatmulPeakFlops(options, bf16 ? torch::kBFloat16 : torch::kFloat);
+    std::printf("%s GEMM (best of 5): %.1f TFLOP/s%s\n", bf16 ? "bf16" : "fp32", (bf16 ? gemm_bf16 : gemm_fp32) / 1e12,
+                !bf16 && options.device.is_cuda() ? (at::globalContext().allowTF32CuBLAS() ? " (TF32 on)" : " (TF32 off)") : "");
+  }
+
+  std::string json = "{\"device\": \"" + options.device.str() + "\", \"libtorch\": \"" TORCH_VERSION "\", \"gemm_bf16_tflops\": " +
+                     std::to_string(gemm_bf16 / 1e12) + ", \"gemm_fp32_tflops\": " + std::to_string(gemm_fp32 / 1e12) +
+                     ", \"spec_bf16_tflops\": " + std::to_string(options.spec_tflops) + ", \"runs\": [";
   bool first = true;
-  for (const Shape& shape : shapes) {
-    for (const bool precompute : {false, true}) {
-      const Result result = RunShape(shape, options, peak, precompute);
-      json += std::string(first ? "" : ", ") + "{\"shape\": \"" + shape.name + "\", \"parameters\": " +
-              std::to_string(result.parameters) + ", \"reference\": \"" + (precompute ? "precomputed" : "online") +
-              "\", \"step_seconds\": " + std::to_string(result.step_seconds) + ", \"tokens_per_second\": " +
-              std::to_string(result.tokens_per_second) + ", \"model_gflops\": " + std::to_string(result.gflops) +
-              ", \"mfu_vs_measured_peak\": " + std::to_string(result.fraction_of_peak) + "}";
-      first = false;
+  for (Shape shape : ShapesFor(options)) {
+    if (options.pairs > 0) shape.pairs = options.pairs;
+    shape.config.max_positions = std::max(shape.config.max_positions, shape.prompt_tokens + shape.completion_tokens);
+    const auto policy = dpo::CreateCausalLm(shape.config, 1);
+    const auto reference_model = dpo::CreateCausalLm(shape.config, 1);
+    policy->module().to(options.device);
+    reference_model->module().to(options.device);
+    dpo::LocalReferenceScorer reference(reference_model, "bench", dpo::LogProbOptions{});
+    std::printf("%s: %.2fB parameters, %lld pairs, T = %lld (%lld prompt + %lld completion)\n", shape.name.c_str(),
+                static_cast<double>(shape.config.NumParameters()) / 1e9, static_cast<long long>(shape.pairs),
+                static_cast<long long>(shape.prompt_tokens + shape.completion_tokens),
+                static_cast<long long>(shape.prompt_tokens), static_cast<long long>(shape.completion_tokens));
+    for (const bool bf16 : precisions) {
+      for (const bool precompute : {false, true}) {
+        Run run = TimeSteps(shape, *policy, reference, bf16, precompute, options);
+        run.gemm_flops = bf16 ? gemm_bf16 : gemm_fp32;
+        run.spec_flops = options.spec_tflops * 1e12;
+        Print(run, options);
+        json += std::string(first ? "" : ", ") + JsonOf(run, options);
+        first = false;
+      }
     }
   }
-  if (!json_path.empty()) {
-    std::FILE* file = std::fopen(json_path.c_str(), "w");
+  if (!options.json_path.empty()) {
+    std::FILE* file = std::fopen(options.json_path.c_str(), "w");
     if (file == nullptr) {
-      std::fprintf(stderr, "dpo-bench-step: cannot write %s\n", json_path.c_str());
+      std::fprintf(stderr, "dpo-bench-step: cannot write %s\n", options.json_path.c_str());
       return 2;
     }
     std::fprintf(file, "%s]}\n", json.c_str());

@@ -1,13 +1,23 @@
 // Chunked log-softmax-gather with recomputation in backward.
 //
-// Forward, per chunk c of rows:  z = h_c W^T (fp32), lse = logsumexp(z), out = z[target] - lse.
+// Forward, per chunk c of rows:  z = h_c W^T, lse = logsumexp(z), out = z[target] - lse.
 // Backward, per chunk:           recompute z, p = exp(z - lse), dz = g (onehot(target) - p),
 //                                dh_c = dz W, dW += dz^T h_c.
+// Precision: the three matmuls run in one compute dtype chosen at forward time -- autocast's dtype
+// for the hidden states' device when autocast is on there (bf16 in a mixed-precision step), else
+// the hidden states' dtype -- and backward reuses it, although autograd runs backward outside
+// autocast. So the recomputed z equals the forward's z bit for bit (the saved lse stays valid) and
+// the large V x H gradient GEMMs run on the tensor cores. Softmax, lse and dW's accumulation over
+// chunks are float32.
 #include "core/loss/fused_linear_log_probs.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
+#include "core/model/mixed_precision.h"
 
 namespace dpo {
 namespace {
@@ -15,15 +25,20 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-at::Tensor ChunkLogits(const at::Tensor& hidden_chunk, const at::Tensor& weight) {
-  // The matmul runs in the hidden states' dtype (bf16 under autocast); the softmax in fp32.
-  return torch::matmul(hidden_chunk, weight.to(hidden_chunk.scalar_type()).t()).to(torch::kFloat);  // (c, V)
+// (c, H) x (V, H) in the compute dtype -> (c, V) float32 logits. `weight` is already cast.
+at::Tensor ChunkLogits(const at::Tensor& hidden_chunk, const at::Tensor& compute_weight) {
+  return torch::matmul(hidden_chunk.to(compute_weight.scalar_type()), compute_weight.t()).to(torch::kFloat);
 }
 
 class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinearLogProbsFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& targets, int64_t chunk_tokens) {
+    const at::ScalarType compute_dtype =
+        AutocastState::Current().ComputeDtype(hidden.device().type()).value_or(hidden.scalar_type());
+    // The same ops as backward (which autograd runs outside autocast): autocast off, casts explicit.
+    const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+    const at::Tensor compute_weight = weight.to(compute_dtype);  // (V, H)
     const int64_t rows = hidden.size(0);
     auto options = hidden.options().dtype(torch::kFloat);
     auto log_probs = torch::empty({rows}, options);
@@ -31,7 +46,7 @@ class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinear
     auto mean_logits = torch::empty({rows}, options);
     for (int64_t start = 0; start < rows; start += chunk_tokens) {
       const int64_t end = std::min(rows, start + chunk_tokens);
-      const auto logits = ChunkLogits(hidden.slice(0, start, end), weight);
+      const auto logits = ChunkLogits(hidden.slice(0, start, end), compute_weight);
       const auto lse = torch::logsumexp(logits, -1);
       const auto target_logits = logits.gather(1, targets.slice(0, start, end).unsqueeze(1)).squeeze(1);
       log_probs.slice(0, start, end).copy_(target_logits - lse);
@@ -40,32 +55,39 @@ class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinear
     }
     ctx->save_for_backward({hidden, weight, targets, log_normalisers});
     ctx->saved_data["chunk_tokens"] = chunk_tokens;
+    ctx->saved_data["compute_dtype"] = static_cast<int64_t>(compute_dtype);
     ctx->mark_non_differentiable({mean_logits});
     return {log_probs, mean_logits};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const auto& hidden = saved[0];
-    const auto& weight = saved[1];
-    const auto& targets = saved[2];
-    const auto& log_normalisers = saved[3];
+    const auto& hidden = saved[0];   // (M, H)
+    const auto& weight = saved[1];   // (V, H)
+    const auto& targets = saved[2];  // (M,)
+    const auto& log_normalisers = saved[3];  // (M,) float32
     const int64_t chunk_tokens = ctx->saved_data["chunk_tokens"].toInt();
+    const auto compute_dtype = static_cast<at::ScalarType>(ctx->saved_data["compute_dtype"].toInt());
     const auto grad_log_probs = grad_outputs[0].to(torch::kFloat);
     const int64_t rows = hidden.size(0);
 
+    const at::Tensor compute_weight = weight.to(compute_dtype);
     auto grad_hidden = torch::empty_like(hidden);
     auto grad_weight = torch::zeros(weight.sizes(), weight.options().dtype(torch::kFloat));
     for (int64_t start = 0; start < rows; start += chunk_tokens) {
       const int64_t end = std::min(rows, start + chunk_tokens);
-      const auto hidden_chunk = hidden.slice(0, start, end);
+      const auto hidden_chunk = hidden.slice(0, start, end).to(compute_dtype);
       const auto g = grad_log_probs.slice(0, start, end).unsqueeze(1);  // (c, 1)
-      auto grad_logits = torch::exp(ChunkLogits(hidden_chunk, weight) - log_normalisers.slice(0, start, end).unsqueeze(1));
+      auto grad_logits = torch::exp(ChunkLogits(hidden_chunk, compute_weight) - log_normalisers.slice(0, start, end).unsqueeze(1));
       grad_logits.mul_(-g);
       grad_logits.scatter_add_(1, targets.slice(0, start, end).unsqueeze(1), g);
-      const auto grad_in_dtype = grad_logits.to(hidden.scalar_type());
-      grad_hidden.slice(0, start, end).copy_(torch::matmul(grad_in_dtype, weight.to(hidden.scalar_type())));
-      grad_weight.addmm_(grad_logits.t(), hidden_chunk.to(torch::kFloat));
+      const auto grad_logits_compute = grad_logits.to(compute_dtype);  // (c, V)
+      grad_hidden.slice(0, start, end).copy_(torch::matmul(grad_logits_compute, compute_weight));
+      if (compute_dtype == torch::kFloat) {
+        grad_weight.addmm_(grad_logits_compute.t(), hidden_chunk);
+      } else {
+        grad_weight.add_(torch::matmul(grad_logits_compute.t(), hidden_chunk));  // (V, H), float32 sum
+      }
     }
     return {grad_hidden, grad_weight.to(weight.scalar_type()), at::Tensor(), at::Tensor()};
   }

@@ -1,38 +1,29 @@
-// Autocast state through ATen's switches, whose names changed in LibTorch 2.4.
+// Autocast state through ATen's per-device-type switches.
 #include "core/model/mixed_precision.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 namespace dpo {
 namespace {
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 void Apply(const AutocastState& state) {
   at::autocast::set_autocast_enabled(at::kCUDA, state.cuda_enabled);
   at::autocast::set_autocast_dtype(at::kCUDA, state.cuda_dtype);
   at::autocast::set_autocast_enabled(at::kCPU, state.cpu_enabled);
   at::autocast::set_autocast_dtype(at::kCPU, state.cpu_dtype);
 }
-#else
-void Apply(const AutocastState& state) {
-  at::autocast::set_enabled(state.cuda_enabled);
-  at::autocast::set_autocast_gpu_dtype(state.cuda_dtype);
-  at::autocast::set_cpu_enabled(state.cpu_enabled);
-  at::autocast::set_autocast_cpu_dtype(state.cpu_dtype);
-}
-#endif
 
 }  // namespace
 
 AutocastState AutocastState::Current() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   return {at::autocast::is_autocast_enabled(at::kCUDA), at::autocast::get_autocast_dtype(at::kCUDA),
           at::autocast::is_autocast_enabled(at::kCPU), at::autocast::get_autocast_dtype(at::kCPU)};
-#else
-  return {at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype(), at::autocast::is_cpu_enabled(),
-          at::autocast::get_autocast_cpu_dtype()};
-#endif
+}
+
+std::optional<c10::ScalarType> AutocastState::ComputeDtype(c10::DeviceType device_type) const {
+  if (device_type == c10::DeviceType::CUDA && cuda_enabled) return cuda_dtype;
+  if (device_type == c10::DeviceType::CPU && cpu_enabled) return cpu_dtype;
+  return std::nullopt;
 }
 
 AutocastStateGuard::AutocastStateGuard(const AutocastState& state) : previous_(AutocastState::Current()) {
@@ -48,8 +39,8 @@ AutocastStateGuard::~AutocastStateGuard() {
 BfloatAutocastGuard::BfloatAutocastGuard(bool enabled) {
   if (!enabled) return;
   AutocastState state = AutocastState::Current();
-  state.cuda_enabled = true;
-  state.cuda_dtype = c10::kBFloat16;
+  state.cuda_enabled = state.cpu_enabled = true;
+  state.cuda_dtype = state.cpu_dtype = c10::kBFloat16;
   guard_.emplace(state);
 }
 

@@ -1,11 +1,13 @@
-// Autocast for the forward passes of a training step: bf16 on CUDA (matmuls in bfloat16,
-// reductions, softmax and the loss in float32; parameters, gradients and optimizer state stay
-// float32), and the capture/restore of autocast state that recomputation (gradient
-// checkpointing) needs. The one place that knows the autocast API of each LibTorch version.
+// Autocast for the forward passes of a training step: bf16 (matmuls in bfloat16, reductions,
+// softmax and the loss in float32; parameters, gradients and optimizer state stay float32), and
+// the capture/restore of autocast state that recomputation (gradient checkpointing, the fused
+// log-prob backward) needs so that a recomputed forward runs in the precision of the original.
+// The one place that knows LibTorch's autocast API.
 #pragma once
 
 #include <optional>
 
+#include <c10/core/DeviceType.h>
 #include <c10/core/ScalarType.h>
 
 namespace dpo {
@@ -18,6 +20,8 @@ struct AutocastState {
   c10::ScalarType cpu_dtype = c10::kBFloat16;
 
   static AutocastState Current();
+  // The dtype autocast runs matmuls in on `device_type`, or nullopt where autocast is off.
+  std::optional<c10::ScalarType> ComputeDtype(c10::DeviceType device_type) const;
 };
 
 // RAII: puts this thread in `state` for its lifetime, then restores the previous state and, like
@@ -34,7 +38,8 @@ class AutocastStateGuard {
   AutocastState previous_;
 };
 
-// RAII: CUDA autocast with dtype bfloat16 for its lifetime when `enabled`; a no-op otherwise.
+// RAII: bf16 autocast on CUDA and CPU for its lifetime when `enabled`; a no-op otherwise. (The
+// trainer allows bf16 on CUDA only; CPU autocast is what lets the CPU tests check bf16 paths.)
 class BfloatAutocastGuard {
  public:
   explicit BfloatAutocastGuard(bool enabled);

@@ -8,11 +8,12 @@
 #include "core/model/mixed_precision.h"
 #include "core/model/pretrained.h"
 #include "core/model/safetensors.h"
+#include "tests/support/subprocess.h"
 
 namespace dpo {
 namespace {
 
-const std::string kLlamaDir = std::string(DPO_FIXTURES_DIR) + "/hf_golden/llama";
+const std::string kLlamaDir = testing::FixturePath("hf_golden/llama");
 
 class LlamaCudaTest : public ::testing::Test {
  protected:

@@ -105,6 +105,19 @@ int BackgroundProcess::Wait(double timeout_seconds) {
   }
 }
 
-std::string BinaryPath(const std::string& name) { return std::string(DPO_BINARY_DIR) + "/" + name; }
+namespace {
+
+std::string FromEnvironment(const char* variable, const char* fallback) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+}  // namespace
+
+std::string BinaryPath(const std::string& name) { return FromEnvironment("DPO_TEST_BINARY_DIR", DPO_BINARY_DIR) + "/" + name; }
+
+std::string FixturePath(const std::string& relative) {
+  return FromEnvironment("DPO_TEST_FIXTURES_DIR", DPO_FIXTURES_DIR) + "/" + relative;
+}
 
 }  // namespace dpo::testing

@@ -40,7 +40,10 @@ class BackgroundProcess {
   int exit_code_ = -1;
 };
 
-// The path of a built binary (build/bin/<name>).
+// Where this build's programs and the test fixtures are: the paths of the build, unless the
+// environment names others (DPO_TEST_BINARY_DIR, DPO_TEST_FIXTURES_DIR), as it does for a build
+// carried to another machine (bench/gpu/device_check.sh).
 std::string BinaryPath(const std::string& name);
+std::string FixturePath(const std::string& relative);
 
 }  // namespace dpo::testing

@@ -1,8 +1,8 @@
 // NCCL all-reduce and broadcast of CUDA tensors on the current stream.
 #include "trainer/comm/nccl_communicator.h"
 
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <nccl.h>
 #include <torch/torch.h>
 
@@ -79,7 +79,7 @@ void NcclCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
     }
   }
   const c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(impl_->device_index));
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index)).stream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index)).stream();
   std::optional<Watchdog::Scope> watched;
   if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("NCCL all-reduce of " + std::to_string(tensors.size()) + " tensors"));
   for (const auto& bucket : PlanBuckets(tensors, bucket_bytes_)) {
@@ -89,12 +89,12 @@ void NcclCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
                  "ncclAllReduce");
     UnflattenBucket(flat, tensors, bucket);  // same stream: ordered after the all-reduce
   }
-  at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index)).synchronize();
+  c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index)).synchronize();
 }
 
 void NcclCommunicator::Broadcast(std::vector<at::Tensor>& tensors, int root) {
   const c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(impl_->device_index));
-  const auto cuda_stream = at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index));
+  const auto cuda_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index));
   std::optional<Watchdog::Scope> watched;
   if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("NCCL broadcast from rank " + std::to_string(root)));
   for (auto& tensor : tensors) {

@@ -85,8 +85,8 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
   totals.tokens += batch.num_tokens;
 }
 
-PrecomputedReference PreferenceStep::Precompute(ReferenceScorer& reference, const std::vector<TokenizedPair>& pairs,
-                                                int64_t batch_size, TokenId pad_id) {
+PrecomputedReference PreferenceStep::PrecomputeReference(const std::vector<TokenizedPair>& pairs, int64_t batch_size) {
+  if (reference_ == nullptr) throw Error(ErrorKind::kInternal, "PrecomputeReference: this step has no reference");
   PrecomputedReference table;
   table.chosen.resize(pairs.size());
   table.rejected.resize(pairs.size());
@@ -95,7 +95,8 @@ PrecomputedReference PreferenceStep::Precompute(ReferenceScorer& reference, cons
     std::vector<int64_t> indices;
     for (int64_t i = start; i < std::min(n, start + batch_size); ++i) indices.push_back(i);
     const int64_t b = static_cast<int64_t>(indices.size());
-    const at::Tensor scores = reference.Score(CollatePairs(Select(pairs, indices), pad_id)).to(torch::kCPU);
+    const BfloatAutocastGuard autocast(bf16_autocast_);
+    const at::Tensor scores = reference_->Score(CollatePairs(Select(pairs, indices), pad_id_)).to(torch::kCPU);
     for (int64_t k = 0; k < b; ++k) {
       table.chosen[static_cast<size_t>(start + k)] = scores[k].item<float>();
       table.rejected[static_cast<size_t>(start + k)] = scores[b + k].item<float>();

@@ -36,7 +36,8 @@ class PreferenceStep {
  public:
   // `reference` may be null when the loss needs no reference (sft, simpo) or when every call
   // passes a precomputed table. The objects must outlive this one. Batches go to the device the
-  // policy is on at construction; `bf16_autocast` runs the forward passes under CUDA bf16 autocast.
+  // policy is on at construction; `bf16_autocast` runs the forward passes (policy and reference)
+  // under bf16 autocast.
   PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
                  LogProbOptions log_prob_options, bool bf16_autocast = false);
 
@@ -53,10 +54,10 @@ class PreferenceStep {
   // The normalizer of a set of pairs: the loss of Run() over them is then their mean.
   static LossNormalizer NormalizerFor(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
 
-  // Scores every pair with `reference` in fixed batches of `batch_size` pairs (deterministic:
-  // the same values whatever the later training order).
-  static PrecomputedReference Precompute(ReferenceScorer& reference, const std::vector<TokenizedPair>& pairs,
-                                         int64_t batch_size, TokenId pad_id);
+  // Scores every pair with this step's reference in fixed batches of `batch_size` pairs
+  // (deterministic: the same values whatever the later training order), under the same autocast
+  // as Run() scores it online, so a bf16 run gives the same loss with or without precompute.
+  PrecomputedReference PrecomputeReference(const std::vector<TokenizedPair>& pairs, int64_t batch_size);
 
  private:
   CausalLm& policy_;

@@ -174,17 +174,17 @@ void Trainer::Setup(bool for_training) {
     s.observed_reference = observed.get();
     s.reference = std::move(observed);
     s.reference_fingerprint = s.reference->Fingerprint();
-    if (config_.reference.precompute) {
-      const auto started = Clock::now();
-      s.precomputed = PreferenceStep::Precompute(*s.reference, s.train.pairs, t.per_device_batch_size, tokenizer.PadId());
-      if (writer) {
-        std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in "
-                  << Seconds(started) << " s\n";
-      }
-    }
   }
   s.step_runner = std::make_unique<PreferenceStep>(*s.models.policy, s.reference.get(), *s.loss, tokenizer.PadId(),
                                                    log_prob_options, t.mixed_precision == "bf16");
+  if (s.reference && config_.reference.precompute) {
+    const auto started = Clock::now();
+    s.precomputed = s.step_runner->PrecomputeReference(s.train.pairs, t.per_device_batch_size);
+    if (writer) {
+      std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in " << Seconds(started)
+                << " s\n";
+    }
+  }
   s.optimizer = std::make_unique<torch::optim::AdamW>(
       s.models.policy->module().parameters(),
       torch::optim::AdamWOptions(t.learning_rate)

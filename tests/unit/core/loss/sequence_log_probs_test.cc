@@ -6,6 +6,7 @@
 #include "core/loss/fused_linear_log_probs.h"
 #include "core/loss/sequence_log_probs.h"
 #include "core/model/causal_lm.h"
+#include "core/model/mixed_precision.h"
 #include "tests/support/test_support.h"
 
 namespace dpo {
@@ -148,6 +149,38 @@ TEST(FusedLinearLogProbs, GradientsMatchPlainAutograd) {
     const auto grads = torch::autograd::grad({(fused * upstream.to(torch::kFloat)).sum()}, {hidden, weight});
     EXPECT_TRUE(torch::allclose(grads[0], plain_grads[0], 1e-5, 1e-5)) << chunk;
     EXPECT_TRUE(torch::allclose(grads[1], plain_grads[1], 1e-5, 1e-5)) << chunk;
+  }
+}
+
+// Under bf16 autocast the fused function must compute what autocast computes for a plain
+// Linear + log_softmax: bf16 matmuls, float32 softmax -- in backward too, although autograd runs
+// backward outside autocast. Logits of ~+-60 make bf16 rounding of z (~0.25) visible: a backward
+// that recomputed z in float32 would normalise with the forward's bf16 lse and be off by ~25%.
+TEST(FusedLinearLogProbs, UnderBf16AutocastBackwardUsesTheForwardsPrecision) {
+  torch::manual_seed(4);
+  const auto hidden = (4 * torch::randn({64, 32})).requires_grad_(true);
+  const auto weight = torch::randn({97, 32}).requires_grad_(true);
+  const auto targets = torch::randint(0, 97, {64}, torch::kLong);
+  const auto upstream = torch::randn({64});
+
+  const auto logits = torch::matmul(hidden.to(torch::kBFloat16), weight.to(torch::kBFloat16).t()).to(torch::kFloat);
+  const auto plain = torch::log_softmax(logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
+  const auto plain_grads = torch::autograd::grad({(plain * upstream).sum()}, {hidden, weight});
+  ASSERT_GT(logits.abs().max().item<double>(), 40);
+
+  for (int64_t chunk : {16, 1000}) {
+    at::Tensor fused;
+    {
+      const BfloatAutocastGuard autocast(true);
+      fused = FusedLinearLogProbs(hidden, weight, targets, chunk).first;
+    }
+    EXPECT_TRUE(torch::allclose(fused, plain, 0, 1e-4)) << chunk << ": " << (fused - plain).abs().max();
+    const auto grads = torch::autograd::grad({(fused * upstream).sum()}, {hidden, weight});
+    for (size_t i = 0; i < 2; ++i) {
+      const double scale = plain_grads[i].abs().max().item<double>();
+      const double error = (grads[i] - plain_grads[i]).abs().max().item<double>();
+      EXPECT_LT(error, 2e-2 * scale) << "chunk " << chunk << ", gradient " << i;
+    }
   }
 }
 

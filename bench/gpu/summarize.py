@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Summary of one bench/gpu/device_check.sh run: reads what its stages left in OUT_DIR
+(versions.log, stages.tsv, gpu_tests.json, bench_*.json) and writes summary.json and summary.txt
+there. Whatever is missing (a stage that failed or timed out) is reported as missing, never
+guessed.
+
+    summarize.py OUT_DIR
+"""
+import json
+import pathlib
+import sys
+
+
+def read_versions(out):
+    path = out / "versions.log"
+    if not path.exists():
+        return {}
+    versions = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key:
+            versions.setdefault(key, value.strip())
+    return versions
+
+
+def read_stages(out):
+    path = out / "stages.tsv"
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()[1:]
+    stages = []
+    for line in lines:
+        name, status, seconds = line.split("\t")
+        stages.append({"stage": name, "exit": int(status), "seconds": int(seconds),
+                       "result": "ok" if status == "0" else ("timed out" if status in ("124", "137") else "failed")})
+    return stages
+
+
+def read_tests(out):
+    path = out / "gpu_tests.json"
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text())
+    failed, skipped, passed = [], [], []
+    for suite in report.get("testsuites", []):
+        for test in suite.get("testsuite", []):
+            name = f"{suite['name']}.{test['name']}"
+            if test.get("failures"):
+                failed.append({"test": name, "message": test["failures"][0].get("failure", "")[:2000]})
+            elif test.get("result") == "SKIPPED" or test.get("status") == "NOTRUN":
+                skipped.append(name)
+            else:
+                passed.append(name)
+    return {"passed": len(passed), "failed": failed, "skipped": skipped, "tests": report.get("tests", 0)}
+
+
+def read_benches(out):
+    benches = {}
+    for path in sorted(out.glob("bench_*.json")):
+        try:
+            benches[path.stem] = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            benches[path.stem] = {"error": f"{path.name}: {error}"}
+    return benches
+
+
+def bench_lines(name, bench):
+    if "error" in bench:
+        return [f"{name}: unreadable ({bench['error']})"]
+    lines = [f"{name}: LibTorch {bench.get('libtorch', '?')}, GEMM measured bf16 {bench.get('gemm_bf16_tflops', 0):.1f} "
+             f"TFLOP/s, fp32 {bench.get('gemm_fp32_tflops', 0):.1f} TFLOP/s; spec bf16 {bench.get('spec_bf16_tflops', 0):.0f}"]
+    for run in bench.get("runs", []):
+        precision = run["precision"] + ((" TF32 on" if run["tf32"] else " TF32 off") if run["precision"] == "fp32" else "")
+        lines.append(
+            f"  {run['shape']:<10} {precision:<13} reference {run['reference']:<11} step {run['step_seconds'] * 1e3:8.1f} ms"
+            f"  {run['tokens_per_second']:9.0f} tokens/s  {run['achieved_tflops']:6.1f} TFLOP/s"
+            f"  MFU {run['mfu_vs_spec']:.3f} of spec, {run['mfu_vs_gemm']:.3f} of GEMM (policy only {run['policy_mfu_vs_spec']:.3f})"
+            f"  peak {run['peak_memory_gib']:.1f} GiB")
+    return lines
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    summary = {
+        "versions": read_versions(out),
+        "stages": read_stages(out),
+        "gpu_tests": read_tests(out),
+        "benchmarks": read_benches(out),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    lines = [f"{key}: {value}" for key, value in summary["versions"].items()]
+    lines.append("stages: " + ", ".join(f"{s['stage']} {s['result']} ({s['seconds']} s)" for s in summary["stages"]))
+    tests = summary["gpu_tests"]
+    if tests is None:
+        lines.append("gpu tests: no report (stage did not finish)")
+    else:
+        lines.append(f"gpu tests: {tests['passed']} passed, {len(tests['failed'])} failed, {len(tests['skipped'])} skipped")
+        lines += [f"  FAILED {f['test']}: {f['message'].splitlines()[0] if f['message'] else ''}" for f in tests["failed"]]
+        lines += [f"  skipped {name}" for name in tests["skipped"]]
+    if not summary["benchmarks"]:
+        lines.append("benchmarks: none finished")
+    for name, bench in summary["benchmarks"].items():
+        lines += bench_lines(name, bench)
+    text = "\n".join(lines) + "\n"
+    (out / "summary.txt").write_text(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""bench/gpu/summarize.py on the files a device check leaves: a real dpo-bench-step JSON (CPU run),
+a GoogleTest JSON report with a pass, a failure and a skip, a stage that timed out, and a stage
+that never wrote its file. The summary must report each as it is, and nothing that is not there.
+
+    device_check_summary_test.py SOURCE_DIR DPO_BENCH_STEP
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+source, bench_step = pathlib.Path(sys.argv[1]), sys.argv[2]
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+
+
+with tempfile.TemporaryDirectory() as directory:
+    out = pathlib.Path(directory)
+    (out / "versions.log").write_text("date 2026-12-04T10:00:00Z\ngpu NVIDIA H200, 143771 MiB\ntorch 2.11.0+cu130\n")
+    (out / "stages.tsv").write_text("stage\texit\tseconds\nversions\t0\t2\nbinaries\t0\t5\n"
+                                    "gpu_tests\t1\t40\nbench_gpt2\t0\t30\nbench_llama1b\t124\t150\n")
+    (out / "gpu_tests.json").write_text(json.dumps({"tests": 3, "testsuites": [{"name": "Suite", "testsuite": [
+        {"name": "Passes", "status": "RUN", "result": "COMPLETED"},
+        {"name": "Fails", "status": "RUN", "result": "COMPLETED",
+         "failures": [{"failure": "tests/gpu/x.cc:10\nValue of: ok\n  Actual: false", "type": ""}]},
+        {"name": "Skips", "status": "RUN", "result": "SKIPPED"}]}]}))
+    subprocess.run([bench_step, "--threads", "1", "--steps", "1", "--json", str(out / "bench_gpt2.json")],
+                   check=True, stdout=subprocess.DEVNULL, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    written = json.loads((out / "bench_gpt2.json").read_text())
+
+    subprocess.run([sys.executable, str(source / "bench/gpu/summarize.py"), str(out)], check=True, stdout=subprocess.DEVNULL)
+    summary = json.loads((out / "summary.json").read_text())
+    text = (out / "summary.txt").read_text()
+
+    check(summary["versions"]["torch"] == "2.11.0+cu130", f"versions: {summary['versions']}")
+    results = {s["stage"]: s["result"] for s in summary["stages"]}
+    check(results == {"versions": "ok", "binaries": "ok", "gpu_tests": "failed", "bench_gpt2": "ok",
+                      "bench_llama1b": "timed out"}, f"stages: {results}")
+    tests = summary["gpu_tests"]
+    check(tests["passed"] == 1 and tests["skipped"] == ["Suite.Skips"], f"tests: {tests}")
+    check([f["test"] for f in tests["failed"]] == ["Suite.Fails"], f"failed: {tests['failed']}")
+    check("FAILED Suite.Fails: tests/gpu/x.cc:10" in text, "the failure and its place are in summary.txt")
+    check(list(summary["benchmarks"]) == ["bench_gpt2"], "only the benchmark that wrote its file is reported")
+    runs = summary["benchmarks"]["bench_gpt2"]["runs"]
+    check(len(runs) == 4 and runs == written["runs"], "every run of the bench JSON is carried over unchanged")
+    for run in runs:
+        check(f"{run['tokens_per_second']:9.0f} tokens/s" in text, f"tokens/s of {run['shape']} {run['reference']}")
+        flops = run["step_tflop"] / run["step_seconds"]
+        check(abs(flops - run["achieved_tflops"]) <= 0.01 + 1e-3 * flops, f"achieved TFLOP/s of {run}")
+        check(run["reference"] == "precomputed" or run["step_tflop"] > run["policy_tflop"], "online counts the reference")
+
+    (out / "gpu_tests.json").unlink()
+    subprocess.run([sys.executable, str(source / "bench/gpu/summarize.py"), str(out)], check=True, stdout=subprocess.DEVNULL)
+    check("gpu tests: no report" in (out / "summary.txt").read_text(), "a missing test report is said to be missing")
+
+for failure in failures:
+    print("FAILED:", failure)
+print(f"device check summary: {len(failures)} failed")
+sys.exit(1 if failures else 0)
