@@ -15,16 +15,25 @@ if(DPO_KEEP_ASSERTS)
   endforeach()
 endif()
 
+# libtorch.so (the pip wheel) exports its own copies of std::filesystem functions, and the dynamic
+# linker binds each symbol to the first library in link order that defines it: with LibTorch ahead
+# of libstdc++, std::filesystem::remove_all jumps to address 0. Linking libstdc++ first, for
+# every target, binds std:: to the system's libstdc++.
+link_libraries(stdc++)
+
 set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin")
 set(CMAKE_ARCHIVE_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lib")
 set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lib")
 
-# ccache, when present. Precompiled headers need these sloppiness settings to be cacheable.
+# ccache, when present. Precompiled headers need these sloppiness settings to be cacheable; paths
+# are hashed relative to the source tree (CCACHE_BASEDIR, no working directory), so a fresh clone
+# elsewhere -- CI's -- reuses what an earlier build of the same sources compiled.
 find_program(DPO_CCACHE ccache)
 if(DPO_CCACHE)
   set(CMAKE_CXX_COMPILER_LAUNCHER
       "${CMAKE_COMMAND}" -E env
       "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
+      "CCACHE_BASEDIR=${PROJECT_SOURCE_DIR}" "CCACHE_NOHASHDIR=1"
       "${DPO_CCACHE}")
 endif()
 

@@ -10,7 +10,7 @@
 #   binaries   use the build carried in .gpu/build (bench/gpu/stage.sh made it on a build machine)
 #              if it loads here, else configure and build dpo-train, dpo-bench-step and
 #              gpu_tests against this machine's torch (headers and libraries from .gpu/deps)
-#   gpu_tests  the gpu-labelled GoogleTests -> gpu_tests.json / .log
+#   gpu_tests  the gpu-labelled GoogleTests, one process each -> gpu_tests/*.json, exits.tsv
 #   bench_*    dpo-bench-step: GPT-2 124M at T=1024 (bf16 and fp32) and a ~1B Llama shape at
 #              T=2048 (bf16); reference online and precomputed -> bench_*.json / .log
 #   summary    bench/gpu/summarize.py -> summary.json and summary.txt (always runs)
@@ -89,6 +89,27 @@ build_here() {
     ninja -C build-gpu dpo-train dpo-bench-step gpu_tests
 }
 
+# Each gpu test in a process of its own (a crash loses one test, not the report): JSON reports
+# gpu_tests/NAME.json, exit statuses in gpu_tests/exits.tsv; a test killed by a signal is run
+# again under cuda-gdb for a backtrace in gpu_tests/NAME.backtrace when cuda-gdb is there.
+gpu_tests() {
+  local binary=build-device/tests/gpu_tests suite="" first rest name status
+  mkdir -p "$out/gpu_tests"
+  : >"$out/gpu_tests/exits.tsv"
+  # --gtest_list_tests prints "Suite." lines, each followed by indented test names.
+  "$binary" --gtest_list_tests | while read -r first rest; do
+    if [[ $first == *. ]]; then suite=$first; continue; fi
+    [[ -n $suite ]] || continue  # gtest_main's "Running main() from ..." comes first
+    name=$suite$first
+    timeout 120 "$binary" --gtest_filter="$name" --gtest_output="json:$out/gpu_tests/$name.json"
+    status=$?
+    printf '%s\t%s\n' "$name" "$status" >>"$out/gpu_tests/exits.tsv"
+    if ((status > 128 && status != 137)) && command -v cuda-gdb >/dev/null; then
+      timeout 120 cuda-gdb -batch -ex run -ex bt --args "$binary" --gtest_filter="$name" >"$out/gpu_tests/$name.backtrace" 2>&1
+    fi
+  done
+}
+
 # Use the carried build when its programs load here; else build.
 binaries() {
   if [[ -x .gpu/build/tests/gpu_tests ]] && .gpu/build/tests/gpu_tests --gtest_list_tests >/dev/null &&
@@ -102,12 +123,13 @@ binaries() {
 }
 
 export python repo
-export -f versions build_here binaries
+export out
+export -f versions build_here binaries gpu_tests
 stage versions 60 versions
 stage binaries 420 binaries
 if [[ -x build-device/bin/dpo-bench-step ]]; then
   export DPO_TEST_BINARY_DIR="$repo/build-device/bin" DPO_TEST_FIXTURES_DIR="${DPO_TEST_FIXTURES_DIR:-$repo/tests/fixtures}"
-  stage gpu_tests 150 build-device/tests/gpu_tests --gtest_output="json:$out/gpu_tests.json"
+  stage gpu_tests 180 gpu_tests
   stage bench_gpt2 120 build-device/bin/dpo-bench-step --device cuda --shape gpt2-124m --precision both \
     --steps 10 --json "$out/bench_gpt2.json"
   stage bench_llama1b 150 build-device/bin/dpo-bench-step --device cuda --shape llama-1b --precision bf16 \

@@ -31,7 +31,7 @@ for binary in "$stage"/build/bin/* "$stage"/build/tests/*; do
 done | sort -u | while read -r soname path; do
   case "$path" in
     */.venv/* | /usr/local/cuda* | */libc.so* | */libm.so* | */libstdc++.so* | */libgcc_s.so* | */ld-linux* | \
-      */libpthread.so* | */libdl.so* | */librt.so*) ;;
+      */libpthread.so* | */libdl.so* | */librt.so* | */libutil.so*) ;;
     *) cp -L "$path" "$stage/lib/$soname" ;;
   esac
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summary of one bench/gpu/device_check.sh run: reads what its stages left in OUT_DIR
-(versions.log, stages.tsv, gpu_tests.json, bench_*.json) and writes summary.json and summary.txt
+(versions.log, stages.tsv, gpu_tests/, bench_*.json) and writes summary.json and summary.txt
 there. Whatever is missing (a stage that failed or timed out) is reported as missing, never
 guessed.
 
@@ -37,21 +37,36 @@ def read_stages(out):
 
 
 def read_tests(out):
-    path = out / "gpu_tests.json"
-    if not path.exists():
+    """gpu_tests/NAME.json (one GoogleTest report per test) and gpu_tests/exits.tsv (each test's
+    exit status): a test with a non-zero exit and no failure in a report crashed."""
+    folder = out / "gpu_tests"
+    exits_path = folder / "exits.tsv"
+    if not exits_path.exists():
         return None
-    report = json.loads(path.read_text())
     failed, skipped, passed = [], [], []
-    for suite in report.get("testsuites", []):
-        for test in suite.get("testsuite", []):
-            name = f"{suite['name']}.{test['name']}"
-            if test.get("failures"):
-                failed.append({"test": name, "message": test["failures"][0].get("failure", "")[:2000]})
-            elif test.get("result") == "SKIPPED" or test.get("status") == "NOTRUN":
-                skipped.append(name)
-            else:
-                passed.append(name)
-    return {"passed": len(passed), "failed": failed, "skipped": skipped, "tests": report.get("tests", 0)}
+    for line in exits_path.read_text().splitlines():
+        name, status = line.split("\t")
+        report_path = folder / f"{name}.json"
+        cases = []
+        if report_path.exists():
+            report = json.loads(report_path.read_text())
+            cases = [test for suite in report.get("testsuites", []) for test in suite.get("testsuite", [])]
+        if any(test.get("failures") for test in cases):
+            message = next(test["failures"][0].get("failure", "") for test in cases if test.get("failures"))
+            failed.append({"test": name, "message": message[:2000]})
+        elif status != "0" or not cases:
+            backtrace = folder / f"{name}.backtrace"
+            detail = f"exit {status} (crashed or timed out, no report)"
+            if backtrace.exists():
+                frames = [l for l in backtrace.read_text().splitlines() if l.startswith("#")][:12]
+                detail += "; backtrace:\n" + "\n".join(frames)
+            failed.append({"test": name, "message": detail})
+        elif any(test.get("result") == "SKIPPED" for test in cases):
+            skipped.append(name)
+        else:
+            passed.append(name)
+    return {"passed": len(passed), "failed": failed, "skipped": skipped,
+            "tests": len(passed) + len(failed) + len(skipped)}
 
 
 def read_benches(out):
@@ -76,6 +91,10 @@ def bench_lines(name, bench):
             f"  {run['tokens_per_second']:9.0f} tokens/s  {run['achieved_tflops']:6.1f} TFLOP/s"
             f"  MFU {run['mfu_vs_spec']:.3f} of spec, {run['mfu_vs_gemm']:.3f} of GEMM (policy only {run['policy_mfu_vs_spec']:.3f})"
             f"  peak {run['peak_memory_gib']:.1f} GiB")
+        if "forward_seconds" in run:
+            rest = run["step_seconds"] - run["forward_seconds"] - run["optimizer_seconds"]
+            lines.append(f"  {'':<10} of the step: forward passes {run['forward_seconds'] * 1e3:.1f} ms, optimizer "
+                         f"{run['optimizer_seconds'] * 1e3:.1f} ms, backward and the rest {rest * 1e3:.1f} ms")
     return lines
 
 
@@ -96,7 +115,8 @@ def main():
         lines.append("gpu tests: no report (stage did not finish)")
     else:
         lines.append(f"gpu tests: {tests['passed']} passed, {len(tests['failed'])} failed, {len(tests['skipped'])} skipped")
-        lines += [f"  FAILED {f['test']}: {f['message'].splitlines()[0] if f['message'] else ''}" for f in tests["failed"]]
+        for failure in tests["failed"]:
+            lines.append(f"  FAILED {failure['test']}: " + "\n    ".join(failure["message"].splitlines()[:14]))
         lines += [f"  skipped {name}" for name in tests["skipped"]]
     if not summary["benchmarks"]:
         lines.append("benchmarks: none finished")

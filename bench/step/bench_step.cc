@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,7 +64,8 @@ dpo::ModelConfig Gpt2Shape(int64_t hidden, int64_t layers, int64_t heads, int64_
   return config;
 }
 
-// Llama 3.2 1B: 16 layers, width 2048, 32 query heads on 8 kv heads, SwiGLU 8192, vocab 128256.
+// Llama 3.2 1B: 16 layers, width 2048, 32 query heads on 8 kv heads, SwiGLU 8192, vocab 128256,
+// tied embeddings (1.24B parameters).
 dpo::ModelConfig Llama1bShape(int64_t positions) {
   dpo::ModelConfig config = dpo::ModelConfig::Defaults("llama");
   config.hidden_size = 2048;
@@ -74,6 +76,7 @@ dpo::ModelConfig Llama1bShape(int64_t positions) {
   config.vocab_size = 128256;
   config.max_positions = positions;
   config.rope_theta = 500000;
+  config.tie_word_embeddings = true;
   config.bos_token_id = 128000;
   config.eos_token_id = 128001;
   return config;
@@ -150,7 +153,7 @@ double PeakMemoryGib(const Options& options) {
 struct Run {
   std::string shape, precision, reference;
   int64_t parameters = 0, pairs = 0, tokens_per_step = 0;
-  double step_seconds = 0, tokens_per_second = 0, step_flops = 0, policy_flops = 0, peak_memory_gib = 0;
+  double step_seconds = 0, forward_seconds = 0, optimizer_seconds = 0, tokens_per_second = 0, step_flops = 0, policy_flops = 0, peak_memory_gib = 0;
   double gemm_flops = 0, spec_flops = 0;
   bool tf32 = false;
 };
@@ -184,6 +187,32 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
   }
   std::sort(seconds.begin(), seconds.end());
 
+  // Where the time goes: the forward passes alone (policy, and reference when online; no autograd
+  // graph) and the optimizer alone (on the last step's gradients); backward is the rest.
+  auto median_of = [&](const std::function<void()>& work) {
+    std::vector<double> times;
+    for (int64_t s = 0; s < std::max<int64_t>(3, options.steps / 2); ++s) {
+      Synchronize(options);
+      const auto start = Clock::now();
+      work();
+      Synchronize(options);
+      times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  };
+  const double forward_seconds = median_of([&] {
+    const torch::NoGradGuard no_grad;
+    dpo::StepTotals totals;
+    step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/false, totals);
+  });
+  {
+    dpo::StepTotals totals;
+    step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/true, totals);
+  }
+  const double optimizer_seconds = median_of([&] { optimizer.step(); });
+  optimizer.zero_grad();
+
   const int64_t sequences = 2 * shape.pairs, tokens = shape.prompt_tokens + shape.completion_tokens;
   const dpo::StepFlops flops = dpo::DpoStepFlops(shape.config, sequences, tokens, shape.completion_tokens, !precompute);
   Run run;
@@ -194,6 +223,8 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
   run.pairs = shape.pairs;
   run.tokens_per_step = sequences * tokens;
   run.step_seconds = seconds[seconds.size() / 2];
+  run.forward_seconds = forward_seconds;
+  run.optimizer_seconds = optimizer_seconds;
   run.tokens_per_second = static_cast<double>(run.tokens_per_step) / run.step_seconds;
   run.step_flops = flops.Total();
   run.policy_flops = flops.policy;
@@ -207,12 +238,14 @@ std::string JsonOf(const Run& run, const Options& options) {
   const double achieved = run.step_flops / run.step_seconds;
   std::snprintf(buffer, sizeof(buffer),
                 "{\"shape\": \"%s\", \"precision\": \"%s\", \"tf32\": %s, \"reference\": \"%s\", \"parameters\": %lld, "
-                "\"pairs\": %lld, \"tokens_per_step\": %lld, \"step_seconds\": %.6f, \"tokens_per_second\": %.1f, "
+                "\"pairs\": %lld, \"tokens_per_step\": %lld, \"step_seconds\": %.6f, \"forward_seconds\": %.6f, "
+                "\"optimizer_seconds\": %.6f, \"tokens_per_second\": %.1f, "
                 "\"step_tflop\": %.4f, \"policy_tflop\": %.4f, \"achieved_tflops\": %.4f, \"gemm_tflops\": %.4f, "
                 "\"mfu_vs_gemm\": %.4f, \"mfu_vs_spec\": %.4f, \"policy_mfu_vs_spec\": %.4f, \"peak_memory_gib\": %.3f}",
                 run.shape.c_str(), run.precision.c_str(), run.tf32 ? "true" : "false", run.reference.c_str(),
                 static_cast<long long>(run.parameters), static_cast<long long>(run.pairs),
-                static_cast<long long>(run.tokens_per_step), run.step_seconds, run.tokens_per_second,
+                static_cast<long long>(run.tokens_per_step), run.step_seconds, run.forward_seconds, run.optimizer_seconds,
+                run.tokens_per_second,
                 run.step_flops / 1e12, run.policy_flops / 1e12, achieved / 1e12, run.gemm_flops / 1e12,
                 achieved / run.gemm_flops, options.device.is_cuda() ? achieved / run.spec_flops : 0.0,
                 options.device.is_cuda() ? run.policy_flops / run.step_seconds / run.spec_flops : 0.0,
@@ -231,7 +264,9 @@ void Print(const Run& run, const Options& options) {
     std::printf(", %.3f of the %.0f TFLOP/s spec (policy only %.3f), peak memory %.1f GiB", achieved / run.spec_flops,
                 run.spec_flops / 1e12, run.policy_flops / run.step_seconds / run.spec_flops, run.peak_memory_gib);
   }
-  std::printf("\n");
+  std::printf("\n           of the step: forward passes %.1f ms, optimizer %.1f ms, backward and the rest %.1f ms\n",
+              run.forward_seconds * 1e3, run.optimizer_seconds * 1e3,
+              (run.step_seconds - run.forward_seconds - run.optimizer_seconds) * 1e3);
   std::fflush(stdout);
 }
 
@@ -264,6 +299,7 @@ Options ParseOptions(int argc, char** argv) {
     std::exit(2);
   }
   if (options.device.is_cuda() && options.shape == "cpu") options.shape = "gpt2-124m";
+  if (options.device.is_cuda() && !options.device.has_index()) options.device = torch::Device(torch::kCUDA, 0);
   if (options.device.is_cpu() && options.precision != "fp32") {
     std::fprintf(stderr, "dpo-bench-step: bf16 is measured on CUDA only\n");
     std::exit(2);

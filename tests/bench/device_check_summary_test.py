@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/gpu/summarize.py on the files a device check leaves: a real dpo-bench-step JSON (CPU run),
-a GoogleTest JSON report with a pass, a failure and a skip, a stage that timed out, and a stage
+per-test GoogleTest JSON reports with a pass, a failure and a skip, a test that crashed, a stage that timed out, and a stage
 that never wrote its file. The summary must report each as it is, and nothing that is not there.
 
     device_check_summary_test.py SOURCE_DIR DPO_BENCH_STEP
@@ -25,11 +25,19 @@ with tempfile.TemporaryDirectory() as directory:
     (out / "versions.log").write_text("date 2026-12-04T10:00:00Z\ngpu NVIDIA H200, 143771 MiB\ntorch 2.11.0+cu130\n")
     (out / "stages.tsv").write_text("stage\texit\tseconds\nversions\t0\t2\nbinaries\t0\t5\n"
                                     "gpu_tests\t1\t40\nbench_gpt2\t0\t30\nbench_llama1b\t124\t150\n")
-    (out / "gpu_tests.json").write_text(json.dumps({"tests": 3, "testsuites": [{"name": "Suite", "testsuite": [
-        {"name": "Passes", "status": "RUN", "result": "COMPLETED"},
-        {"name": "Fails", "status": "RUN", "result": "COMPLETED",
-         "failures": [{"failure": "tests/gpu/x.cc:10\nValue of: ok\n  Actual: false", "type": ""}]},
-        {"name": "Skips", "status": "RUN", "result": "SKIPPED"}]}]}))
+    tests_dir = out / "gpu_tests"
+    tests_dir.mkdir()
+    (tests_dir / "exits.tsv").write_text("Suite.Passes\t0\nSuite.Fails\t1\nSuite.Skips\t0\nSuite.Crashes\t139\n")
+
+    def report(name, **case):
+        suite, test = name.split(".")
+        (tests_dir / f"{name}.json").write_text(json.dumps(
+            {"tests": 1, "testsuites": [{"name": suite, "testsuite": [dict(name=test, status="RUN", **case)]}]}))
+
+    report("Suite.Passes", result="COMPLETED")
+    report("Suite.Fails", result="COMPLETED", failures=[{"failure": "tests/gpu/x.cc:10\nValue of: ok\n  Actual: false"}])
+    report("Suite.Skips", result="SKIPPED")
+    (tests_dir / "Suite.Crashes.backtrace").write_text("Program received signal SIGSEGV\n#0  0x1 in Crash () at x.cc:5\n")
     subprocess.run([bench_step, "--threads", "1", "--steps", "1", "--json", str(out / "bench_gpt2.json")],
                    check=True, stdout=subprocess.DEVNULL, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     written = json.loads((out / "bench_gpt2.json").read_text())
@@ -44,8 +52,10 @@ with tempfile.TemporaryDirectory() as directory:
                       "bench_llama1b": "timed out"}, f"stages: {results}")
     tests = summary["gpu_tests"]
     check(tests["passed"] == 1 and tests["skipped"] == ["Suite.Skips"], f"tests: {tests}")
-    check([f["test"] for f in tests["failed"]] == ["Suite.Fails"], f"failed: {tests['failed']}")
+    check([f["test"] for f in tests["failed"]] == ["Suite.Fails", "Suite.Crashes"], f"failed: {tests['failed']}")
     check("FAILED Suite.Fails: tests/gpu/x.cc:10" in text, "the failure and its place are in summary.txt")
+    check("FAILED Suite.Crashes: exit 139" in text and "#0  0x1 in Crash () at x.cc:5" in text,
+          "a crashed test is reported with its exit status and backtrace")
     check(list(summary["benchmarks"]) == ["bench_gpt2"], "only the benchmark that wrote its file is reported")
     runs = summary["benchmarks"]["bench_gpt2"]["runs"]
     check(len(runs) == 4 and runs == written["runs"], "every run of the bench JSON is carried over unchanged")
@@ -55,7 +65,7 @@ with tempfile.TemporaryDirectory() as directory:
         check(abs(flops - run["achieved_tflops"]) <= 0.01 + 1e-3 * flops, f"achieved TFLOP/s of {run}")
         check(run["reference"] == "precomputed" or run["step_tflop"] > run["policy_tflop"], "online counts the reference")
 
-    (out / "gpu_tests.json").unlink()
+    (tests_dir / "exits.tsv").unlink()
     subprocess.run([sys.executable, str(source / "bench/gpu/summarize.py"), str(out)], check=True, stdout=subprocess.DEVNULL)
     check("gpu tests: no report" in (out / "summary.txt").read_text(), "a missing test report is said to be missing")
 

@@ -33,8 +33,8 @@ TEST_F(CudaTrainingTest, Float32OnTheGpuMatchesTheCpu) {
 }
 
 TEST_F(CudaTrainingTest, Bfloat16AutocastTrainsAndSavesFloat32Weights) {
-  TrainJob job(48, "  max_steps: 12\n  device: cuda\n  mixed_precision: bf16\n  learning_rate: 0.003\n");
-  const ProcessResult result = RunProcess(job.Command(), SingleThreadEnv());
+  TrainJob job(48, "  max_steps: 12\n  device: cuda\n  mixed_precision: bf16\n");
+  const ProcessResult result = RunProcess(job.Command({"--set", "training.learning_rate=0.003"}), SingleThreadEnv());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto metrics = job.Metrics();
   ASSERT_EQ(metrics.size(), 12u);
