@@ -32,7 +32,7 @@ void FreeAligned(void* data) {
 
 class AlignedMalloc final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(std::size_t bytes) const override {
+  c10::DataPtr allocate(std::size_t bytes) override {
     const c10::Device device(c10::DeviceType::CPU);
     if (bytes == 0) return c10::DataPtr(nullptr, nullptr, &FreeAligned, device);
     // malloc aligns to 16, so the aligned data starts 16..64 bytes into the block: room for the
@@ -45,6 +45,7 @@ class AlignedMalloc final : public c10::Allocator {
     return c10::DataPtr(data, data, &FreeAligned, device);
   }
   c10::DeleterFnPtr raw_deleter() const override { return &FreeAligned; }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 };
 
 }  // namespace
