@@ -145,18 +145,22 @@ std::string ReadModelType(Reader& reader, const json& object, ModelConfig::Unkno
   return model_type;
 }
 
-void ReadRopeScaling(Reader& reader, RopeScaling& scaling) {
-  const json* found = reader.Find("rope_scaling");
+void ReadRopeScaling(Reader& reader, const char* key, RopeScaling& scaling, double* rope_theta) {
+  const json* found = reader.Find(key);
   if (found == nullptr) return;
-  if (!found->is_object()) return reader.Problem("rope_scaling", ": expected an object or null, found " + found->dump());
+  if (!found->is_object()) return reader.Problem(key, ": expected an object or null, found " + found->dump());
   std::vector<std::string> problems;
   Reader fields(*found, "", &problems);
+  if (rope_theta != nullptr) {
+    if (!found->contains("rope_theta")) problems.push_back("rope_theta: missing");
+    fields.Read("rope_theta", *rope_theta);
+  }
   std::string type, legacy_type;
   fields.Read("rope_type", type);
   fields.Read("type", legacy_type);  // the key before transformers 4.42
   if (type.empty()) type = legacy_type;
   if (type != "default" && type != "linear" && type != "llama3") {
-    return reader.Problem("rope_scaling", ".rope_type=\"" + type + "\" is not supported (supported: default, linear, llama3)");
+    return reader.Problem(key, ".rope_type=\"" + type + "\" is not supported (supported: default, linear, llama3)");
   }
   scaling.rope_type = type;
   if (type != "default") {
@@ -174,7 +178,24 @@ void ReadRopeScaling(Reader& reader, RopeScaling& scaling) {
   for (const auto& [key, value] : found->items()) {
     if (!fields.Consumed(key)) problems.push_back(key + ": not supported for rope_type \"" + type + "\"");
   }
-  for (const auto& problem : problems) reader.Problem("rope_scaling", "." + problem);
+  for (const auto& problem : problems) reader.Problem(key, "." + problem);
+}
+
+// Rotary settings in either layout: transformers < 5 writes `rope_theta` and `rope_scaling` (null
+// or {rope_type, factor, ...}); transformers 5 writes one `rope_parameters` object holding
+// rope_theta and the same scaling keys. Both at once are refused (they could disagree).
+void ReadRope(Reader& reader, const json& object, ModelConfig& config) {
+  const bool legacy = object.contains("rope_scaling") || object.contains("rope_theta");
+  if (!object.contains("rope_parameters")) {
+    return ReadRopeScaling(reader, "rope_scaling", config.rope_scaling, nullptr);  // rope_theta: the field table
+  }
+  if (legacy) {
+    reader.Find("rope_scaling");
+    reader.Find("rope_theta");
+    return reader.Problem("rope_parameters", ": given together with rope_theta/rope_scaling (use one layout: "
+                                             "transformers 5's rope_parameters, or the older two fields)");
+  }
+  ReadRopeScaling(reader, "rope_parameters", config.rope_scaling, &config.rope_theta);
 }
 
 json RopeScalingJson(const RopeScaling& scaling) {
@@ -213,7 +234,8 @@ ModelConfig ModelConfig::ParseHfJson(const json& object, UnknownFields unknown, 
   Reader reader(object, prefix, problems);
   ModelConfig config = Defaults(ReadModelType(reader, object, unknown));
   const ModelFamily family = config.family();
-  reader.Read("torch_dtype", config.torch_dtype);
+  // transformers 5 writes `dtype`, earlier versions `torch_dtype`.
+  reader.Read(object.contains("dtype") && !object.contains("torch_dtype") ? "dtype" : "torch_dtype", config.torch_dtype);
   ReadTable(reader, hf_config::kIntFields, family, config);
   ReadTable(reader, hf_config::kDoubleFields, family, config);
   ReadTable(reader, hf_config::kStringFields, family, config);
@@ -225,7 +247,7 @@ ModelConfig ModelConfig::ParseHfJson(const json& object, UnknownFields unknown, 
     reader.Refuse("scale_attn_by_inverse_layer_idx", false);
     reader.Refuse("add_cross_attention", false);
   } else {
-    ReadRopeScaling(reader, config.rope_scaling);
+    ReadRope(reader, object, config);
     if (config.model_type == "llama") {
       bool attention_bias = false;
       reader.Read("attention_bias", attention_bias);

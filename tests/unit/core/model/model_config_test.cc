@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/file_io.h"
 #include "core/model/model_config.h"
 
 namespace dpo {
@@ -65,6 +66,39 @@ TEST(ModelConfig, WritesBackWhatItReadIncludingPassThroughFields) {
   // Every original field comes back with its value (the eos list and transformers_version too).
   for (const auto& [key, value] : original.items()) EXPECT_EQ(written.at(key), value) << key;
   EXPECT_EQ(written.size(), original.size()) << written.dump(1);
+}
+
+// transformers 5 writes `dtype` and one `rope_parameters` object (rope_theta inside) where earlier
+// versions wrote torch_dtype, rope_theta and rope_scaling. The file is one transformers 5.17 wrote
+// (tests/fixtures/hf_config/README.md gives the LlamaConfig arguments checked here).
+TEST(ModelConfig, ReadsTheTransformers5Layout) {
+  const ModelConfig config = ModelConfig::Load(std::string(DPO_FIXTURES_DIR) + "/hf_config/llama_transformers5.json");
+  EXPECT_DOUBLE_EQ(config.rope_theta, 500000.0);
+  EXPECT_EQ(config.rope_scaling.rope_type, "llama3");
+  EXPECT_DOUBLE_EQ(config.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(config.rope_scaling.low_freq_factor, 1.0);
+  EXPECT_DOUBLE_EQ(config.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(config.rope_scaling.original_max_position_embeddings, 16);
+  EXPECT_EQ(config.torch_dtype, "bfloat16");
+  EXPECT_EQ(config.passthrough.count("rope_parameters"), 0u);
+  EXPECT_EQ(config.passthrough.count("dtype"), 0u);
+  // The same settings in the older layout give the same config.
+  json legacy = json::parse(ReadFile(std::string(DPO_FIXTURES_DIR) + "/hf_config/llama_transformers5.json"));
+  legacy["rope_theta"] = legacy["rope_parameters"]["rope_theta"];
+  legacy["rope_parameters"].erase("rope_theta");
+  legacy["rope_scaling"] = legacy["rope_parameters"];
+  legacy.erase("rope_parameters");
+  legacy["torch_dtype"] = legacy["dtype"];
+  legacy.erase("dtype");
+  EXPECT_EQ(ModelConfig::FromHfJson(legacy, "legacy.json").ToHfJsonText(), config.ToHfJsonText());
+  // Both layouts at once could disagree: refused, naming the fields.
+  json both = legacy;
+  both["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 10000.0}};
+  EXPECT_NE(ErrorOf(both).find("rope_parameters: given together with rope_theta/rope_scaling"), std::string::npos)
+      << ErrorOf(both);
+  json no_theta = json::parse(ReadFile(std::string(DPO_FIXTURES_DIR) + "/hf_config/llama_transformers5.json"));
+  no_theta["rope_parameters"].erase("rope_theta");
+  EXPECT_NE(ErrorOf(no_theta).find("rope_parameters.rope_theta: missing"), std::string::npos) << ErrorOf(no_theta);
 }
 
 TEST(ModelConfig, AbsentFieldsTakeHfDefaultsOfTheFamily) {
