@@ -62,6 +62,21 @@ TEST(ChatTemplateTest, PlainUsesRoleNamesAndLeavesBosAndEosToTheTokenizer) {
   EXPECT_TRUE(format.append_eos);
 }
 
+// Content is written as given, whitespace included: Llama 3's published template trims it and
+// Qwen3's strips leading newlines from the last assistant turn, which the transformers peer test
+// (tests/integration/hf_peers) declares as differences.
+TEST(ChatTemplateTest, TemplatedFamiliesKeepContentAsGiven) {
+  const std::vector<ChatMessage> padded = {{"system", "  sys "}, {"user", "\nhi\n"}};
+  EXPECT_EQ(MakeChatFormat(ChatTemplateKind::kLlama3).RenderPrompt(padded),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n  sys <|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\n\nhi\n<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(MakeChatFormat(ChatTemplateKind::kLlama3).RenderCompletion({"assistant", " 4\n"}), " 4\n<|eot_id|>");
+  EXPECT_EQ(MakeChatFormat(ChatTemplateKind::kChatMl).RenderPrompt(padded),
+            "<|im_start|>system\n  sys <|im_end|>\n<|im_start|>user\n\nhi\n<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(MakeChatFormat(ChatTemplateKind::kChatMl).RenderCompletion({"assistant", "\n\n4"}), "\n\n4<|im_end|>");
+}
+
 struct DetectCase {
   std::string name;
   std::string chat_template;
