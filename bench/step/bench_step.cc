@@ -253,13 +253,21 @@ std::string JsonOf(const Run& run, const Options& options) {
   return buffer;
 }
 
+// "12.3 TFLOP/s", or GFLOP/s below one TFLOP/s (CPUs).
+std::string Rate(double flops_per_second) {
+  char text[32];
+  if (flops_per_second >= 1e12) std::snprintf(text, sizeof(text), "%.1f TFLOP/s", flops_per_second / 1e12);
+  else std::snprintf(text, sizeof(text), "%.1f GFLOP/s", flops_per_second / 1e9);
+  return text;
+}
+
 void Print(const Run& run, const Options& options) {
   const double achieved = run.step_flops / run.step_seconds;
-  std::printf("%-10s %s%s reference %-11s %6.2fB params  step %8.2f ms  %9.0f tokens/s  %7.1f TFLOP/s  MFU %.3f of "
+  std::printf("%-10s %s%s reference %-11s %6.3fB params  step %8.2f ms  %9.0f tokens/s  %14s  MFU %.3f of "
               "the measured GEMM",
               run.shape.c_str(), run.precision.c_str(), run.precision == "fp32" ? (run.tf32 ? " (TF32 on)" : " (TF32 off)") : "",
               run.reference.c_str(), static_cast<double>(run.parameters) / 1e9, run.step_seconds * 1e3,
-              run.tokens_per_second, achieved / 1e12, achieved / run.gemm_flops);
+              run.tokens_per_second, Rate(achieved).c_str(), achieved / run.gemm_flops);
   if (options.device.is_cuda()) {
     std::printf(", %.3f of the %.0f TFLOP/s spec (policy only %.3f), peak memory %.1f GiB", achieved / run.spec_flops,
                 run.spec_flops / 1e12, run.policy_flops / run.step_seconds / run.spec_flops, run.peak_memory_gib);
@@ -321,7 +329,7 @@ int main(int argc, char** argv) {
   double gemm_bf16 = 0, gemm_fp32 = 0;
   for (const bool bf16 : precisions) {
     (bf16 ? gemm_bf16 : gemm_fp32) = MatmulPeakFlops(options, bf16 ? torch::kBFloat16 : torch::kFloat);
-    std::printf("%s GEMM (best of 5): %.1f TFLOP/s%s\n", bf16 ? "bf16" : "fp32", (bf16 ? gemm_bf16 : gemm_fp32) / 1e12,
+    std::printf("%s GEMM (best of 5): %s%s\n", bf16 ? "bf16" : "fp32", Rate(bf16 ? gemm_bf16 : gemm_fp32).c_str(),
                 !bf16 && options.device.is_cuda() ? (at::globalContext().allowTF32CuBLAS() ? " (TF32 on)" : " (TF32 off)") : "");
   }
 
