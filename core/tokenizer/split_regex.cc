@@ -47,6 +47,36 @@ MatchScratch& Scratch() {
   return scratch;
 }
 
+// HF tokenizers' regexes (Rust's regex crate, Oniguruma) read \s as Unicode's White_Space property.
+// PCRE2 (10.42) in UCP mode also counts U+180E MONGOLIAN VOWEL SEPARATOR as \s -- it left White_Space
+// in Unicode 6.3 -- so " \u180e't" would split differently. Writing \s and \S as the property
+// itself gives HF's sets, inside and outside character classes alike. \Q...\E text is copied as is.
+std::string WithUnicodeWhiteSpace(const std::string& pattern) {
+  std::string out;
+  out.reserve(pattern.size() + 32);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '\\' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    const char next = pattern[++i];
+    if (next == 's') {
+      out += "\\p{White_Space}";
+    } else if (next == 'S') {
+      out += "\\P{White_Space}";
+    } else if (next == 'Q') {
+      const std::size_t end = pattern.find("\\E", i + 1);
+      const std::size_t stop = end == std::string::npos ? pattern.size() : end + 2;
+      out += pattern.substr(i - 1, stop - (i - 1));
+      i = stop - 1;
+    } else {
+      out += '\\';
+      out += next;
+    }
+  }
+  return out;
+}
+
 std::size_t Utf8Length(unsigned char lead) {
   return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
@@ -60,8 +90,10 @@ SplitRegex::~SplitRegex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 std::unique_ptr<SplitRegex> SplitRegex::Compile(const std::string& pattern, bool literal) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  const uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
+  // PCRE2 refuses UCP together with LITERAL (a literal has no classes for it to change).
+  const uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+  const std::string compiled = literal ? pattern : WithUnicodeWhiteSpace(pattern);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options,
                                    &error_code, &error_offset, nullptr);
   if (code == nullptr) {
     throw InvalidInput("invalid regex at offset " + std::to_string(error_offset) + ": " + Pcre2Message(error_code));

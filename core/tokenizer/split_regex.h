@@ -1,5 +1,6 @@
 // The pre-tokenizer split regex of a tokenizer.json, on PCRE2 with Unicode properties
-// (PCRE2_UTF | PCRE2_UCP: \s, \p{L}, \p{N} are Unicode-aware) and JIT compilation when the
+// (PCRE2_UTF | PCRE2_UCP: \s, \p{L}, \p{N} are Unicode-aware; \s means Unicode White_Space, as in
+// HF tokenizers, not PCRE2's slightly larger set) and JIT compilation when the
 // platform supports it. Builds without PCRE2 still compile; Compile() then throws.
 #pragma once
 
