@@ -26,7 +26,7 @@
 #include "core/data/sequence_builder.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "tests/integration/hf_peers/conversations.h"
-#include "tests/integration/hf_peers/python_peer.h"
+#include "tests/support/python_peer.h"
 #include "tests/support/test_support.h"
 
 namespace dpo {
@@ -86,7 +86,7 @@ std::vector<json> RenderWithTransformers(const std::string& tokenizer_dir, const
     std::ofstream out(io.File("conversations.jsonl"));
     for (const Conversation& conversation : conversations) out << testing::ConversationJson(conversation).dump() << "\n";
   }
-  const auto peer = testing::RunHfPeer("hf_chat_template.py",
+  const auto peer = testing::RunPython(std::string(DPO_HF_PEERS_DIR) + "/hf_chat_template.py",
                                        {tokenizer_dir, io.File("conversations.jsonl"), io.File("rendered.jsonl")});
   EXPECT_EQ(peer.exit_code, 0) << testing::OutputTail(peer.output);
   std::vector<json> rendered;
@@ -106,7 +106,7 @@ class ChatTemplatePeer : public ::testing::TestWithParam<Family> {};
 TEST_P(ChatTemplatePeer, RendersWhatTransformersRendersUpToTheDeclaredDifferences) {
   const Family& family = GetParam();
   std::string dir;
-  ASSERT_NO_FATAL_FAILURE(testing::TokenizerFolder(family.folder, &dir));
+  ASSERT_NO_FATAL_FAILURE(testing::TokenizerFixture(family.folder, &dir));
   const auto tokenizer = BpeTokenizer::Load(dir);
   const std::optional<std::string> chat_template = TokenizerChatTemplate(*tokenizer);
   ASSERT_TRUE(chat_template.has_value()) << dir;
@@ -186,7 +186,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ChatTemplatePeerRefusals, SentencePieceTokenizersAreRefusedWhenLoaded) {
   for (const std::string folder : {"gemma3", "llama2"}) {
     std::string dir;
-    ASSERT_NO_FATAL_FAILURE(testing::TokenizerFolder(folder, &dir));
+    ASSERT_NO_FATAL_FAILURE(testing::TokenizerFixture(folder, &dir));
     try {
       BpeTokenizer::Load(dir);
       ADD_FAILURE() << folder << ": the tokenizer loaded; its chat template now needs a peer comparison";
@@ -201,7 +201,7 @@ TEST(ChatTemplatePeerRefusals, SentencePieceTokenizersAreRefusedWhenLoaded) {
 
 TEST(ChatTemplatePeerRefusals, Llama2HasNoChatTemplateInTransformersEither) {
   std::string dir;
-  ASSERT_NO_FATAL_FAILURE(testing::TokenizerFolder("llama2", &dir));
+  ASSERT_NO_FATAL_FAILURE(testing::TokenizerFixture("llama2", &dir));
   const std::vector<json> rendered = RenderWithTransformers(dir, testing::GenerateConversations(1, kSeed));
   ASSERT_EQ(rendered.size(), 1u);
   EXPECT_NE(rendered[0].value("error", "").find("chat_template is not set"), std::string::npos) << rendered[0].dump();

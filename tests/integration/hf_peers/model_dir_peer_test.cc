@@ -15,7 +15,7 @@
 
 #include "core/model/pretrained.h"
 #include "core/model/safetensors.h"
-#include "tests/integration/hf_peers/python_peer.h"
+#include "tests/support/python_peer.h"
 #include "tests/integration/train_job.h"
 #include "tests/support/test_support.h"
 
@@ -49,8 +49,7 @@ struct Comparison {
 Comparison CompareWithTransformers(const std::string& model_dir, const at::Tensor& ids) {
   testing::TempDir io;
   WriteSafetensors(io.File("inputs.safetensors"), {{"input_ids", ids}});
-  const auto peer = testing::RunHfPeer(
-      "hf_logits.py", {model_dir, io.File("inputs.safetensors"), io.File("logits.safetensors")});
+  const auto peer = testing::RunPython(std::string(DPO_HF_PEERS_DIR) + "/hf_logits.py", {model_dir, io.File("inputs.safetensors"), io.File("logits.safetensors")});
   EXPECT_EQ(peer.exit_code, 0) << testing::OutputTail(peer.output);
   if (peer.exit_code != 0) return {1e9, 0};
   const at::Tensor expected = ReadSafetensors(io.File("logits.safetensors")).tensors.at(0).tensor;

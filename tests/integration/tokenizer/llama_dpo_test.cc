@@ -1,11 +1,11 @@
 // End to end: DPO of a tiny random Llama-family model (grouped-query attention, llama3 rope
-// scaling, gradient checkpointing) with the byte-level BPE tokenizer built from OpenAI's GPT-2
-// files, extended with ChatML's two special tokens and a ChatML chat_template (as chat
-// fine-tunes of GPT-2 do), on conversational rows rendered with the template it recognises.
-// The final model is written in bfloat16 as shards; it reloads in dpo-cluster, the independent
-// NumPy implementation of the transformers equations (tests/fixtures/hf_golden/hf_reference.py)
-// loads the same directory as an HF checkpoint and computes the same logits, and a second job
-// trains from it.
+// scaling, gradient checkpointing) with the byte-level BPE tokenizer built by HF `tokenizers`
+// from OpenAI's GPT-2 files (gpt2_tokenizer_json.py), extended with ChatML's two special tokens
+// and a ChatML chat_template (as chat fine-tunes of GPT-2 do), on conversational rows rendered
+// with the template it recognises.
+// The final model is written in bfloat16 as shards; it reloads in dpo-cluster, transformers loads
+// the same directory as an HF checkpoint and computes the same logits (hf_peers/hf_logits.py), and
+// a second job trains from it.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -18,7 +18,8 @@
 #include "core/model/pretrained.h"
 #include "core/model/safetensors.h"
 #include "core/tokenizer/tokenizer_files.h"
-#include "tests/integration/tokenizer/npm_peers.h"
+#include "tests/integration/tokenizer/python_peers.h"
+#include "tests/support/python_peer.h"
 #include "tests/integration/train_job.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_support.h"
@@ -28,22 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Adds <|im_start|> and <|im_end|> (ids 50257, 50258) as special tokens and a ChatML
-// chat_template to the GPT-2 tokenizer in `dir`.
-void AddChatMlTokens(const std::string& dir) {
-  json tokenizer = json::parse(ReadFile(dir + "/tokenizer.json"));
-  for (const auto& [id, content] : {std::pair{50257, "<|im_start|>"}, {50258, "<|im_end|>"}}) {
-    tokenizer["added_tokens"].push_back({{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
-                                         {"rstrip", false}, {"normalized", false}, {"special", true}});
-  }
-  WriteFileAtomically(dir + "/tokenizer.json", tokenizer.dump());
-  json config = json::parse(ReadFile(dir + "/tokenizer_config.json"));
-  config["chat_template"] =
-      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-      "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-  WriteFileAtomically(dir + "/tokenizer_config.json", config.dump(2));
-}
 
 // Conversations whose chosen reply always names one colour and the rejected reply another, so
 // that a few DPO steps learn the preference.
@@ -61,11 +46,10 @@ void WriteChatPairs(const std::string& path, int rows) {
 }
 
 TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
-  testing::NpmPeers peers;
-  ASSERT_NO_FATAL_FAILURE(peers.SetUp());
   testing::TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(peers.WriteGpt2Tokenizer(dir.File("gpt2-tokenizer")));
-  AddChatMlTokens(dir.File("gpt2-tokenizer"));
+  // GPT-2 plus <|im_start|> and <|im_end|> (ids 50257, 50258) as special tokens and a ChatML
+  // chat_template.
+  ASSERT_NO_FATAL_FAILURE(testing::WriteGpt2Tokenizer(dir.File("gpt2-tokenizer"), {"--chatml"}));
   WriteChatPairs(dir.File("chat.jsonl"), 48);
   std::ofstream(dir.File("job.yaml")) << "model:\n"
                                          "  init: random\n"
@@ -99,7 +83,7 @@ TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
                                          "  max_shard_size_mb: 1\n";
   const auto run = testing::RunProcess({testing::BinaryPath("dpo-train"), "--config", dir.File("job.yaml")},
                                        testing::SingleThreadEnv(), 600);
-  ASSERT_EQ(run.exit_code, 0) << testing::Tail(run.output);
+  ASSERT_EQ(run.exit_code, 0) << testing::OutputTail(run.output);
 
   // It learned the preference: from ln 2 (policy = reference) to a clearly positive margin.
   std::vector<json> records;
@@ -139,13 +123,11 @@ TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
   model->module().eval();
   const at::Tensor logits = model->Logits(input_ids);
 
-  // ... and as an HF checkpoint in the independent implementation, with the same logits.
+  // ... and in transformers, as an HF checkpoint, with the same logits.
   WriteSafetensors(dir.File("inputs.safetensors"), {{"input_ids", input_ids}});
-  const auto reference = testing::RunProcess(
-      {"/usr/bin/python3", std::string(DPO_FIXTURES_DIR) + "/hf_golden/hf_reference.py", final_dir,
-       dir.File("inputs.safetensors"), dir.File("reference.safetensors")},
-      testing::SingleThreadEnv(), 300);
-  ASSERT_EQ(reference.exit_code, 0) << testing::Tail(reference.output);
+  const auto reference = testing::RunPython(std::string(DPO_SOURCE_DIR) + "/tests/integration/hf_peers/hf_logits.py",
+                                            {final_dir, dir.File("inputs.safetensors"), dir.File("reference.safetensors")});
+  ASSERT_EQ(reference.exit_code, 0) << testing::OutputTail(reference.output);
   const at::Tensor expected = ReadSafetensors(dir.File("reference.safetensors")).tensors.at(0).tensor;
   ASSERT_EQ(expected.sizes(), logits.sizes());
   EXPECT_LT((logits - expected).abs().max().item<double>(), 1e-3);
@@ -158,7 +140,7 @@ TEST(LlamaDpoEndToEnd, TrainsOnChatDataAndTheOutputLoadsAsAnHfCheckpoint) {
                                            "output:\n  dir: again\n";
   const auto again = testing::RunProcess({testing::BinaryPath("dpo-train"), "--config", dir.File("again.yaml")},
                                          testing::SingleThreadEnv(), 600);
-  ASSERT_EQ(again.exit_code, 0) << testing::Tail(again.output);
+  ASSERT_EQ(again.exit_code, 0) << testing::OutputTail(again.output);
   std::ifstream again_metrics(dir.File("again/metrics.jsonl"));
   std::string first;
   ASSERT_TRUE(std::getline(again_metrics, first));
