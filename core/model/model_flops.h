@@ -1,7 +1,7 @@
 // Model FLOPs of a DPO step: the arithmetic a step must do, counted from the architecture
 // (PaLM appendix B's convention: matmul FLOPs only, 2 per multiply-add, backward = 2 x forward,
 // recomputation -- gradient checkpointing, the fused log-prob backward -- not counted). MFU is
-// these FLOPs per second over a peak. docs/losses.md, "Throughput and MFU", gives the formulas.
+// these FLOPs per second over a peak (dpo-bench-step, bench/gpu/RESULTS.md).
 #pragma once
 
 #include <cstdint>
