@@ -82,8 +82,11 @@ def read_benches(out):
 def bench_lines(name, bench):
     if "error" in bench:
         return [f"{name}: unreadable ({bench['error']})"]
-    lines = [f"{name}: LibTorch {bench.get('libtorch', '?')}, GEMM measured bf16 {bench.get('gemm_bf16_tflops', 0):.1f} "
-             f"TFLOP/s, fp32 {bench.get('gemm_fp32_tflops', 0):.1f} TFLOP/s; spec bf16 {bench.get('spec_bf16_tflops', 0):.0f}"]
+    # A precision the run did not measure has no GEMM figure (0 in the JSON): leave it out.
+    gemms = [f"{precision} {bench[key]:.1f} TFLOP/s" for precision, key in (("bf16", "gemm_bf16_tflops"), ("fp32", "gemm_fp32_tflops"))
+             if bench.get(key, 0) > 0]
+    lines = [f"{name}: LibTorch {bench.get('libtorch', '?')}, GEMM measured {', '.join(gemms) or 'none'}; "
+             f"spec bf16 {bench.get('spec_bf16_tflops', 0):.0f}"]
     for run in bench.get("runs", []):
         precision = run["precision"] + ((" TF32 on" if run["tf32"] else " TF32 off") if run["precision"] == "fp32" else "")
         lines.append(

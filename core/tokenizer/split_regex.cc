@@ -96,7 +96,10 @@ std::unique_ptr<SplitRegex> SplitRegex::Compile(const std::string& pattern, bool
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options,
                                    &error_code, &error_offset, nullptr);
   if (code == nullptr) {
-    throw InvalidInput("invalid regex at offset " + std::to_string(error_offset) + ": " + Pcre2Message(error_code));
+    // The offset is into the pattern as compiled: name that pattern when it differs from the given one.
+    throw InvalidInput("invalid regex at offset " + std::to_string(error_offset) + ": " + Pcre2Message(error_code) +
+                       (compiled == pattern ? "" : " (offset in the pattern as compiled, \\s written as \\p{White_Space}: " +
+                                                       compiled + ")"));
   }
   std::unique_ptr<SplitRegex> regex(new SplitRegex());
   regex->code_ = code;

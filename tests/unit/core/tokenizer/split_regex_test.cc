@@ -41,5 +41,26 @@ TEST(SplitRegexTest, EscapedBackslashesAndQuotedTextAreNotWhitespaceClasses) {
   EXPECT_EQ(std::vector<std::string>(views.begin(), views.end()), (std::vector<std::string>{"a", R"(\s)", " b"}));
 }
 
+// A compile error's offset counts in the pattern PCRE2 saw: when \s was rewritten, that pattern is
+// named; otherwise the message is about the pattern as given.
+TEST(SplitRegexTest, ErrorsNameThePatternTheOffsetCountsIn) {
+  if (!SplitRegexAvailable()) GTEST_SKIP() << "built without PCRE2";
+  const auto message_of = [](const std::string& pattern) -> std::string {
+    try {
+      SplitRegex::Compile(pattern);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string rewritten = message_of(R"(\s+(a)");
+  EXPECT_NE(rewritten.find("invalid regex at offset"), std::string::npos) << rewritten;
+  EXPECT_NE(rewritten.find(R"(as compiled, \s written as \p{White_Space}: \p{White_Space}+(a)"), std::string::npos)
+      << rewritten;
+  const std::string plain = message_of("a+(b");
+  EXPECT_NE(plain.find("invalid regex at offset"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("as compiled"), std::string::npos) << plain;
+}
+
 }  // namespace
 }  // namespace dpo
