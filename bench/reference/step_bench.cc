@@ -10,6 +10,7 @@
 #include "bench/reference/bench_support.h"
 #include "core/loss/dpo_loss.h"
 #include "core/model/causal_lm.h"
+#include "core/optim/fused_adamw.h"
 #include "core/tokenizer/tokenizer.h"
 #include "trainer/loop/preference_step.h"
 #include "trainer/reference/reference_scorer.h"
@@ -76,7 +77,7 @@ int RunStepBench(const BenchOptions& options) {
   RemoteReferenceScorer remote(remote_options);
   LocalReferenceScorer local(reference_model, "bench", {});
   const DpoLoss loss(LossOptions{});
-  torch::optim::AdamW optimizer(policy->module().parameters(), torch::optim::AdamWOptions(1e-5));
+  FusedAdamW optimizer(policy->module().parameters(), torch::optim::AdamWOptions(1e-5));
 
   const std::vector<TokenizedPair> pairs =
       SyntheticPairs(kPairs * kBatches, BenchModelConfig().bos_token_id, /*seed=*/1234);

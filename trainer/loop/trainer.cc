@@ -14,6 +14,7 @@
 #include "core/data/preference_reader.h"
 #include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
+#include "core/optim/fused_adamw.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/checkpoint/fault_injection.h"
@@ -108,7 +109,7 @@ struct Trainer::State {
   ObservedReferenceScorer* observed_reference = nullptr;  // `reference`, timed
   std::optional<PrecomputedReference> precomputed;
   std::unique_ptr<PreferenceStep> step_runner;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<FusedAdamW> optimizer;
   std::unique_ptr<GradientSync> gradient_sync;  // world size > 1
   std::unique_ptr<PairSampler> sampler;
   std::unique_ptr<LrSchedule> schedule;
@@ -185,7 +186,7 @@ void Trainer::Setup(bool for_training) {
                 << " s\n";
     }
   }
-  s.optimizer = std::make_unique<torch::optim::AdamW>(
+  s.optimizer = std::make_unique<FusedAdamW>(
       s.models.policy->module().parameters(),
       torch::optim::AdamWOptions(t.learning_rate)
           .betas({t.adam_beta1, t.adam_beta2})

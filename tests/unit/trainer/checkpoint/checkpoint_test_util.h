@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "core/model/causal_lm.h"
+#include "core/optim/fused_adamw.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 #include "trainer/checkpoint/trainer_state.h"
@@ -26,14 +27,14 @@ namespace dpo::testing {
 // A model, its AdamW optimizer and the byte tokenizer, as the training loop holds them.
 struct TinySetup {
   std::shared_ptr<CausalLm> model;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<FusedAdamW> optimizer;
   std::shared_ptr<const Tokenizer> tokenizer;
 };
 
 inline TinySetup MakeTinySetup(uint64_t seed) {
   TinySetup setup;
   setup.model = CreateCausalLm(TinyGpt2Config(), seed);
-  setup.optimizer = std::make_unique<torch::optim::AdamW>(
+  setup.optimizer = std::make_unique<FusedAdamW>(
       setup.model->module().parameters(), torch::optim::AdamWOptions(1e-2).weight_decay(0.1));
   setup.tokenizer = CreateTokenizer("byte");
   return setup;
