@@ -16,11 +16,15 @@ class RmsNormImpl : public torch::nn::Module {
   RmsNormImpl(int64_t size, double epsilon)
       : weight(register_parameter("weight", torch::ones({size}))), epsilon_(epsilon) {}
 
-  // (..., H) -> (..., H) in x's dtype
+  // (..., H) -> (..., H). A float32 x (the residual stream of a float32 model, also under
+  // autocast) goes through ATen's rms_norm: one fused kernel forward and one backward on CUDA.
+  // Otherwise transformers' order: normalise in float32, round to x's dtype, then scale.
   torch::Tensor forward(const torch::Tensor& x) {
-    const auto x32 = x.to(torch::kFloat32);
-    const auto normalised = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + epsilon_);
-    return weight * normalised.to(x.scalar_type());
+    const int64_t size = weight.size(0);
+    if (x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32) {
+      return at::rms_norm(x, {size}, weight, epsilon_);
+    }
+    return weight * at::rms_norm(x.to(torch::kFloat32), {size}, std::nullopt, epsilon_).to(x.scalar_type());
   }
 
   torch::Tensor weight;
