@@ -50,6 +50,13 @@ else()
 endif()
 message(STATUS "dpo: LibTorch ${Torch_VERSION}, CUDA ${DPO_CUDA_ENABLED}")
 
+# The project's kernels (core/cuda) are compiled for these GPUs: A100 machine code, Hopper
+# machine code and Hopper PTX (which newer GPUs compile at load time).
+if(DPO_CUDA_ENABLED)
+  enable_language(CUDA)
+  set(DPO_CUDA_ARCHITECTURES "80-real;90" CACHE STRING "CUDA architectures of the project's own kernels")
+endif()
+
 # NCCL: the one torch loads (NCCL_ROOT, found above from the nvidia-nccl package). When
 # NCCL_ROOT is set nothing else is searched, so header and library match torch's; the CUDA
 # toolkit's own NCCL is used only when no NCCL_ROOT is known.

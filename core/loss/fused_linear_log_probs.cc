@@ -3,12 +3,13 @@
 // Forward, per chunk c of rows:  z = h_c W^T, lse = logsumexp(z), out = z[target] - lse.
 // Backward, per chunk:           recompute z, p = exp(z - lse), dz = g (onehot(target) - p),
 //                                dh_c = dz W, dW += dz^T h_c.
+// The row work (lse, target, mean; dz) is core/loss/row_log_softmax.h: one pass over z on CUDA.
 // Precision: the three matmuls run in one compute dtype chosen at forward time -- autocast's dtype
 // for the hidden states' device when autocast is on there (bf16 in a mixed-precision step), else
 // the hidden states' dtype -- and backward reuses it, although autograd runs backward outside
 // autocast. So the recomputed z equals the forward's z bit for bit (the saved lse stays valid) and
-// the large V x H gradient GEMMs run on the tensor cores. Softmax, lse and dW's accumulation over
-// chunks are float32.
+// the large V x H gradient GEMMs run on the tensor cores. z stays in the compute dtype; softmax,
+// lse and dW's accumulation over chunks are float32 (on CUDA inside the dW GEMM itself).
 #include "core/loss/fused_linear_log_probs.h"
 
 #include <torch/torch.h>
@@ -17,6 +18,7 @@
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include "core/loss/row_log_softmax.h"
 #include "core/model/mixed_precision.h"
 
 namespace dpo {
@@ -25,9 +27,22 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// (c, H) x (V, H) in the compute dtype -> (c, V) float32 logits. `weight` is already cast.
+// (c, H) x (V, H) -> (c, V) logits in the compute dtype. `weight` is already cast.
 at::Tensor ChunkLogits(const at::Tensor& hidden_chunk, const at::Tensor& compute_weight) {
-  return torch::matmul(hidden_chunk.to(compute_weight.scalar_type()), compute_weight.t()).to(torch::kFloat);
+  return torch::matmul(hidden_chunk.to(compute_weight.scalar_type()), compute_weight.t());
+}
+
+// grad_weight (V, H) float32 += dz^T (V, c) x h (c, H), both in the compute dtype. On CUDA a
+// lower-precision product accumulates in float32 inside the GEMM (addmm's out_dtype): no (V, H)
+// temporary per chunk.
+void AccumulateWeightGradient(at::Tensor& grad_weight, const at::Tensor& grad_logits, const at::Tensor& hidden_chunk) {
+  if (grad_logits.scalar_type() == torch::kFloat) {
+    grad_weight.addmm_(grad_logits.t(), hidden_chunk);
+  } else if (grad_weight.is_cuda()) {
+    at::addmm_out(grad_weight, grad_weight, grad_logits.t(), hidden_chunk, torch::kFloat);
+  } else {
+    grad_weight.add_(torch::matmul(grad_logits.t(), hidden_chunk));
+  }
 }
 
 class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinearLogProbsFunction> {
@@ -46,12 +61,11 @@ class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinear
     auto mean_logits = torch::empty({rows}, options);
     for (int64_t start = 0; start < rows; start += chunk_tokens) {
       const int64_t end = std::min(rows, start + chunk_tokens);
-      const auto logits = ChunkLogits(hidden.slice(0, start, end), compute_weight);
-      const auto lse = torch::logsumexp(logits, -1);
-      const auto target_logits = logits.gather(1, targets.slice(0, start, end).unsqueeze(1)).squeeze(1);
-      log_probs.slice(0, start, end).copy_(target_logits - lse);
-      log_normalisers.slice(0, start, end).copy_(lse);
-      mean_logits.slice(0, start, end).copy_(logits.mean(-1));
+      const auto stats =
+          ComputeRowLogSoftmaxStats(ChunkLogits(hidden.slice(0, start, end), compute_weight), targets.slice(0, start, end));
+      log_probs.slice(0, start, end).copy_(stats.target_logits - stats.log_normalisers);
+      log_normalisers.slice(0, start, end).copy_(stats.log_normalisers);
+      mean_logits.slice(0, start, end).copy_(stats.mean_logits);
     }
     ctx->save_for_backward({hidden, weight, targets, log_normalisers});
     ctx->saved_data["chunk_tokens"] = chunk_tokens;
@@ -77,17 +91,11 @@ class FusedLinearLogProbsFunction : public torch::autograd::Function<FusedLinear
     for (int64_t start = 0; start < rows; start += chunk_tokens) {
       const int64_t end = std::min(rows, start + chunk_tokens);
       const auto hidden_chunk = hidden.slice(0, start, end).to(compute_dtype);
-      const auto g = grad_log_probs.slice(0, start, end).unsqueeze(1);  // (c, 1)
-      auto grad_logits = torch::exp(ChunkLogits(hidden_chunk, compute_weight) - log_normalisers.slice(0, start, end).unsqueeze(1));
-      grad_logits.mul_(-g);
-      grad_logits.scatter_add_(1, targets.slice(0, start, end).unsqueeze(1), g);
-      const auto grad_logits_compute = grad_logits.to(compute_dtype);  // (c, V)
-      grad_hidden.slice(0, start, end).copy_(torch::matmul(grad_logits_compute, compute_weight));
-      if (compute_dtype == torch::kFloat) {
-        grad_weight.addmm_(grad_logits_compute.t(), hidden_chunk);
-      } else {
-        grad_weight.add_(torch::matmul(grad_logits_compute.t(), hidden_chunk));  // (V, H), float32 sum
-      }
+      const auto grad_logits =  // (c, V) in the compute dtype
+          RowLogSoftmaxGatherBackward(ChunkLogits(hidden_chunk, compute_weight), targets.slice(0, start, end),
+                                      log_normalisers.slice(0, start, end), grad_log_probs.slice(0, start, end));
+      grad_hidden.slice(0, start, end).copy_(torch::matmul(grad_logits, compute_weight));
+      AccumulateWeightGradient(grad_weight, grad_logits, hidden_chunk);
     }
     return {grad_hidden, grad_weight.to(weight.scalar_type()), at::Tensor(), at::Tensor()};
   }
