@@ -12,7 +12,10 @@
 #              gpu_tests against this machine's torch (headers and libraries from .gpu/deps)
 #   gpu_tests  the gpu-labelled GoogleTests, one process each -> gpu_tests/*.json, exits.tsv
 #   bench_*    dpo-bench-step: GPT-2 124M at T=1024 (bf16 and fp32) and a ~1B Llama shape at
-#              T=2048 (bf16); reference online and precomputed -> bench_*.json / .log
+#              T=2048 (bf16, output-projection chunks of 512 and 2048 tokens); reference online
+#              and precomputed -> bench_*.json / .log
+#   profile_*  two more bf16 steps of each shape under LibTorch's profiler: device time by kind
+#              and the top kernels -> profile_*.txt
 #   summary    bench/gpu/summarize.py -> summary.json and summary.txt (always runs)
 # Each stage's exit status and seconds go to stages.tsv. The whole check fits in 9 minutes with
 # the carried build (about 3 when it loads), including a build here when it does not.
@@ -134,6 +137,12 @@ if [[ -x build-device/bin/dpo-bench-step ]]; then
     --steps 10 --json "$out/bench_gpt2.json"
   stage bench_llama1b 150 build-device/bin/dpo-bench-step --device cuda --shape llama-1b --precision bf16 \
     --steps 6 --json "$out/bench_llama1b.json"
+  stage bench_llama1b_chunk2048 150 build-device/bin/dpo-bench-step --device cuda --shape llama-1b \
+    --precision bf16 --steps 6 --chunk-tokens 2048 --json "$out/bench_llama1b_chunk2048.json"
+  stage profile_llama1b 120 build-device/bin/dpo-bench-step --device cuda --shape llama-1b --precision bf16 \
+    --steps 2 --profile "$out/profile_llama1b.txt"
+  stage profile_gpt2 90 build-device/bin/dpo-bench-step --device cuda --shape gpt2-124m --precision bf16 \
+    --steps 2 --profile "$out/profile_gpt2.txt"
 else
   echo "no binaries: the test and benchmark stages are skipped" | tee "$out/skipped.txt"
 fi

@@ -79,6 +79,25 @@ def read_benches(out):
     return benches
 
 
+def read_profiles(out):
+    """profile_*.txt (dpo-bench-step --profile): for each, every line, and the lines that say where
+    the device time went by kind (each run's "==" heading and its kinds, not the kernel list)."""
+    profiles = {}
+    for path in sorted(out.glob("profile_*.txt")):
+        lines = path.read_text(errors="replace").splitlines()
+        kinds, in_kernels = [], False
+        for line in lines:
+            if line.startswith("=="):
+                in_kernels = False
+                kinds.append(line)
+            elif line.strip().startswith("top kernels"):
+                in_kernels = True
+            elif not in_kernels:
+                kinds.append(line)
+        profiles[path.stem] = {"lines": lines, "by_kind": kinds}
+    return profiles
+
+
 def bench_lines(name, bench):
     if "error" in bench:
         return [f"{name}: unreadable ({bench['error']})"]
@@ -89,11 +108,12 @@ def bench_lines(name, bench):
              f"spec bf16 {bench.get('spec_bf16_tflops', 0):.0f}"]
     for run in bench.get("runs", []):
         precision = run["precision"] + ((" TF32 on" if run["tf32"] else " TF32 off") if run["precision"] == "fp32" else "")
+        chunk = f"  chunk {run['chunk_tokens']}" if "chunk_tokens" in run else ""
         lines.append(
             f"  {run['shape']:<10} {precision:<13} reference {run['reference']:<11} step {run['step_seconds'] * 1e3:8.1f} ms"
             f"  {run['tokens_per_second']:9.0f} tokens/s  {run['achieved_tflops']:6.1f} TFLOP/s"
             f"  MFU {run['mfu_vs_spec']:.3f} of spec, {run['mfu_vs_gemm']:.3f} of GEMM (policy only {run['policy_mfu_vs_spec']:.3f})"
-            f"  peak {run['peak_memory_gib']:.1f} GiB")
+            f"  peak {run['peak_memory_gib']:.1f} GiB{chunk}")
         if "forward_seconds" in run:
             rest = run["step_seconds"] - run["forward_seconds"] - run["optimizer_seconds"]
             lines.append(f"  {'':<10} of the step: forward passes {run['forward_seconds'] * 1e3:.1f} ms, optimizer "
@@ -108,6 +128,7 @@ def main():
         "stages": read_stages(out),
         "gpu_tests": read_tests(out),
         "benchmarks": read_benches(out),
+        "profiles": read_profiles(out),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -125,6 +146,9 @@ def main():
         lines.append("benchmarks: none finished")
     for name, bench in summary["benchmarks"].items():
         lines += bench_lines(name, bench)
+    for name, profile in summary["profiles"].items():
+        lines.append(f"{name}: device time per step by kind (the kernels are in {name}.txt)")
+        lines += ["  " + line for line in profile["by_kind"]]
     text = "\n".join(lines) + "\n"
     (out / "summary.txt").write_text(text)
     sys.stdout.write(text)

@@ -4,6 +4,7 @@
 //   dpo-bench-step [--threads N] [--steps S]                         CPU: ~1M and ~10M GPT-2 shapes, fp32
 //   dpo-bench-step --device cuda [--shape gpt2-124m|llama-1b] [--precision bf16|fp32|both]
 //                  [--pairs P] [--steps S] [--spec-tflops 989] [--json FILE]
+//                  [--chunk-tokens C] [--profile FILE]
 //
 // FLOPs are model FLOPs of the whole step (core/model/model_flops.h): policy forward + backward,
 // the reference forward when it runs in the step (online; not when precomputed), the output
@@ -11,6 +12,8 @@
 // GEMM (bf16 or fp32 like the step, 8192^3 on CUDA) and, on CUDA, against the spec's dense bf16
 // peak (H200: 989 TFLOP/s); the policy-only figure is printed beside it. fp32 runs say whether
 // TF32 is on. Peak memory is the CUDA caching allocator's peak of allocated bytes in the timed steps.
+// --chunk-tokens sets the output projection's chunk (LogProbOptions::chunk_tokens); --profile
+// appends, for each run, where two more steps spend their GPU time (step_profile.h).
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
@@ -29,6 +32,8 @@
 #include "core/loss/dpo_loss.h"
 #include "core/model/causal_lm.h"
 #include "core/model/model_flops.h"
+#include "bench/step/step_profile.h"
+#include "core/optim/fused_adamw.h"
 #include "trainer/loop/preference_step.h"
 #include "trainer/reference/reference_scorer.h"
 
@@ -45,6 +50,8 @@ struct Options {
   int64_t pairs = 0;  // 0: the shape's default
   double spec_tflops = 989;
   std::string json_path;
+  dpo::LogProbOptions log_probs;
+  std::string profile_path;
 };
 
 struct Shape {
@@ -164,8 +171,8 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
               const Options& options) {
   const dpo::DpoLoss loss(dpo::LossOptions{});
   const dpo::TokenId pad_id = shape.config.vocab_size - 2;
-  dpo::PreferenceStep step(policy, &reference, loss, pad_id, dpo::LogProbOptions{}, bf16);
-  torch::optim::AdamW optimizer(policy.module().parameters(), torch::optim::AdamWOptions(1e-5));
+  dpo::PreferenceStep step(policy, &reference, loss, pad_id, options.log_probs, bf16);
+  dpo::FusedAdamW optimizer(policy.module().parameters(), torch::optim::AdamWOptions(1e-5));
   const auto pairs = SyntheticPairs(shape);
   std::vector<int64_t> indices(static_cast<size_t>(shape.pairs));
   for (int64_t i = 0; i < shape.pairs; ++i) indices[static_cast<size_t>(i)] = i;
@@ -212,6 +219,19 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
   }
   const double optimizer_seconds = median_of([&] { optimizer.step(); });
   optimizer.zero_grad();
+  if (!options.profile_path.empty()) {
+    const std::string title = shape.name + " " + (bf16 ? "bf16" : "fp32") + " reference " +
+                              (precompute ? "precomputed" : "online") + ", " + std::to_string(shape.pairs) + " pairs";
+    dpo::bench::ProfileStep(
+        title,
+        [&] {
+          dpo::StepTotals totals;
+          step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/true, totals);
+          optimizer.step();
+          optimizer.zero_grad();
+        },
+        /*repeats=*/2, /*top=*/30, options.profile_path);
+  }
 
   const int64_t sequences = 2 * shape.pairs, tokens = shape.prompt_tokens + shape.completion_tokens;
   const dpo::StepFlops flops = dpo::DpoStepFlops(shape.config, sequences, tokens, shape.completion_tokens, !precompute);
@@ -241,7 +261,8 @@ std::string JsonOf(const Run& run, const Options& options) {
                 "\"pairs\": %lld, \"tokens_per_step\": %lld, \"step_seconds\": %.6f, \"forward_seconds\": %.6f, "
                 "\"optimizer_seconds\": %.6f, \"tokens_per_second\": %.1f, "
                 "\"step_tflop\": %.4f, \"policy_tflop\": %.4f, \"achieved_tflops\": %.4f, \"gemm_tflops\": %.4f, "
-                "\"mfu_vs_gemm\": %.4f, \"mfu_vs_spec\": %.4f, \"policy_mfu_vs_spec\": %.4f, \"peak_memory_gib\": %.3f}",
+                "\"mfu_vs_gemm\": %.4f, \"mfu_vs_spec\": %.4f, \"policy_mfu_vs_spec\": %.4f, \"peak_memory_gib\": %.3f, "
+                "\"chunk_tokens\": %lld}",
                 run.shape.c_str(), run.precision.c_str(), run.tf32 ? "true" : "false", run.reference.c_str(),
                 static_cast<long long>(run.parameters), static_cast<long long>(run.pairs),
                 static_cast<long long>(run.tokens_per_step), run.step_seconds, run.forward_seconds, run.optimizer_seconds,
@@ -249,7 +270,7 @@ std::string JsonOf(const Run& run, const Options& options) {
                 run.step_flops / 1e12, run.policy_flops / 1e12, achieved / 1e12, run.gemm_flops / 1e12,
                 achieved / run.gemm_flops, options.device.is_cuda() ? achieved / run.spec_flops : 0.0,
                 options.device.is_cuda() ? run.policy_flops / run.step_seconds / run.spec_flops : 0.0,
-                run.peak_memory_gib);
+                run.peak_memory_gib, static_cast<long long>(options.log_probs.chunk_tokens));
   return buffer;
 }
 
@@ -297,6 +318,8 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--pairs") options.pairs = std::stoll(value());
     else if (flag == "--spec-tflops") options.spec_tflops = std::stod(value());
     else if (flag == "--json") options.json_path = value();
+    else if (flag == "--chunk-tokens") options.log_probs.chunk_tokens = std::stoll(value());
+    else if (flag == "--profile") options.profile_path = value();
     else {
       std::fprintf(stderr, "dpo-bench-step: unknown argument %s\n", flag.c_str());
       std::exit(2);
@@ -344,7 +367,7 @@ int main(int argc, char** argv) {
     const auto reference_model = dpo::CreateCausalLm(shape.config, 1);
     policy->module().to(options.device);
     reference_model->module().to(options.device);
-    dpo::LocalReferenceScorer reference(reference_model, "bench", dpo::LogProbOptions{});
+    dpo::LocalReferenceScorer reference(reference_model, "bench", options.log_probs);
     std::printf("%s: %.2fB parameters, %lld pairs, T = %lld (%lld prompt + %lld completion)\n", shape.name.c_str(),
                 static_cast<double>(shape.config.NumParameters()) / 1e9, static_cast<long long>(shape.pairs),
                 static_cast<long long>(shape.prompt_tokens + shape.completion_tokens),

@@ -42,6 +42,13 @@ with tempfile.TemporaryDirectory() as directory:
                    check=True, stdout=subprocess.DEVNULL, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     written = json.loads((out / "bench_gpt2.json").read_text())
 
+    # What dpo-bench-step --profile appends per run (step_profile.cc), for one run.
+    (out / "profile_llama1b.txt").write_text(
+        "== llama-1b bf16 reference online, 4 pairs: 470.0 ms of device activity per step (2 steps profiled)\n"
+        "  GEMM                       300.00 ms   63.8%    900 launches\n"
+        "  elementwise and other      170.00 ms   36.2%   4000 launches\n"
+        "  top kernels (ms per step, share, launches per step, kind, name):\n"
+        "    120.00   25.5%    300  GEMM         nvjet_tst_256x128\n")
     subprocess.run([sys.executable, str(source / "bench/gpu/summarize.py"), str(out)], check=True, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "summary.json").read_text())
     text = (out / "summary.txt").read_text()
@@ -64,6 +71,11 @@ with tempfile.TemporaryDirectory() as directory:
         flops = run["step_tflop"] / run["step_seconds"]
         check(abs(flops - run["achieved_tflops"]) <= 0.01 + 1e-3 * flops, f"achieved TFLOP/s of {run}")
         check(run["reference"] == "precomputed" or run["step_tflop"] > run["policy_tflop"], "online counts the reference")
+
+    profile = summary["profiles"]["profile_llama1b"]
+    check(len(profile["lines"]) == 5 and len(profile["by_kind"]) == 3, f"profile: {profile}")
+    check("GEMM                       300.00 ms" in text and "nvjet_tst_256x128" not in text,
+          "summary.txt has the time by kind and leaves the kernel list in the profile file")
 
     (tests_dir / "exits.tsv").unlink()
     subprocess.run([sys.executable, str(source / "bench/gpu/summarize.py"), str(out)], check=True, stdout=subprocess.DEVNULL)
