@@ -1,5 +1,5 @@
 // The one exception type the project throws across component boundaries, and the exit codes
-// that `main` functions turn it into (ARCHITECTURE.md section 6).
+// that `main` functions turn it into (docs/architecture.md, "Binaries" and "Conventions").
 #pragma once
 
 #include <stdexcept>

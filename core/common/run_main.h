@@ -1,5 +1,6 @@
-// RunMain: the one place where an executable turns errors into exit codes (ARCHITECTURE.md 6):
-// dpo::Error -> its kind's code with "<program>: <kind>: <message>"; anything else -> 1.
+// RunMain: the one place where an executable turns errors into exit codes
+// (docs/architecture.md, "Binaries"): dpo::Error -> its kind's code with
+// "<program>: <kind>: <message>"; anything else -> 1.
 #pragma once
 
 #include <functional>

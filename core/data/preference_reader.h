@@ -1,5 +1,5 @@
 // The preference data set reader: JSONL rows -> validated, tokenised, truncated pairs, with every
-// skipped or dropped row counted and listed (ARCHITECTURE.md section 6: no silent skips).
+// skipped or dropped row counted and listed (docs/architecture.md, "Conventions": no silent skips).
 #pragma once
 
 #include <cstdint>

@@ -52,7 +52,7 @@ struct PairOutcome {
   std::string reason;
 };
 
-// Rules (ARCHITECTURE.md section 3):
+// Rules (docs/architecture.md, "One DPO step"):
 //  - prompt and completion are tokenised separately, then concatenated (no merge across them);
 //  - prompt = [BOS if the tokenizer has one] + ids, never a double BOS;
 //  - completion = ids + [EOS], EOS not doubled for pre-tokenised ids already ending with it;

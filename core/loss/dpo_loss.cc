@@ -1,5 +1,6 @@
-// Loss formulas. Notation as in LOSSES.md: s_c, s_r are the chosen and rejected log-ratios
-// (policy - reference), D = s_c - s_r, b = beta, e = label_smoothing, logsig = log-sigmoid.
+// Loss formulas (docs/losses.md, "Loss types"). Notation: s_c, s_r are the chosen and rejected
+// log-ratios (policy - reference), D = s_c - s_r, b = beta, e = label_smoothing,
+// logsig = log-sigmoid.
 #include "core/loss/dpo_loss.h"
 
 #include <torch/torch.h>

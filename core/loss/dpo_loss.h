@@ -1,4 +1,4 @@
-// The DPO loss family over per-sequence log-probs (math in shared LOSSES.md, TRL's names).
+// The DPO loss family over per-sequence log-probs (math in docs/losses.md, TRL's names).
 #pragma once
 
 #include <vector>

@@ -1,4 +1,4 @@
-// The DPO loss family's names and options (TRL's names and defaults; LOSSES.md has the math).
+// The DPO loss family's names and options (TRL's names and defaults; docs/losses.md has the math).
 #pragma once
 
 #include <optional>

@@ -169,7 +169,7 @@ TEST(DpoLossGradients, MatchFiniteDifferences) {
 }
 
 TEST(DpoLossGradients, SigmoidGradientWeightsWronglyRankedPairs) {
-  // d loss / d policy_chosen = -b sig(-bD) / B (LOSSES.md invariant).
+  // d loss / d policy_chosen = -b sig(-bD) / B (docs/losses.md, "Invariants the tests check").
   const double b = 0.1;
   const auto chosen = torch::tensor({-10.0, -20.0, -5.0}, torch::kDouble).requires_grad_(true);
   const auto rejected = torch::tensor({-12.0, -8.0, -5.0}, torch::kDouble);
