@@ -6,7 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/common/error.h"
-#include "trainer/config/job_config.h"
+#include "job/job_config.h"
 
 namespace dpo {
 namespace {
@@ -51,13 +51,13 @@ JobSpec LoadJobSpec(const std::string& config_path, const std::vector<std::strin
   // everything but the server-mode rules.
   const JobConfig local = JobConfig::Load(spec.config_path, With(overrides, {"reference.mode=local"}));
   spec.reference_mode = WrittenReferenceMode(spec.config_path, overrides);
-  spec.reference_address = local.reference.address;
+  spec.reference_address = local.reference.server.address;
   spec.reference_model = local.reference.model;
   spec.model_init = local.model.init;
   spec.output_dir = local.output.dir;
-  const ReferenceSection& r = local.reference;
+  const RemoteReferenceOptions& r = local.reference.server;
   spec.reference_client_security =
-      !r.tls_ca.empty() || !r.tls_cert.empty() || !r.tls_key.empty() || !r.auth_token_file.empty();
+      !r.tls_ca_file.empty() || !r.tls_cert_file.empty() || !r.tls_key_file.empty() || !r.auth_token_file.empty();
   if (spec.reference_mode == "server" && spec.reference_address.empty()) {
     // As the ranks will run it: any address will do for validation.
     JobConfig::Load(spec.config_path, With(overrides, {"reference.address=127.0.0.1:1", "reference.model="}));

@@ -6,13 +6,13 @@
 #include <chrono>
 #include <sstream>
 
+#include "core/common/clock.h"
 #include "launcher/child_process.h"
 #include "launcher/stop_requests.h"
 
 namespace dpo {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 enum class Stage { kRunning, kStopping, kTerminating, kKilled };
 

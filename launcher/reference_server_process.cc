@@ -8,13 +8,13 @@
 #include <sstream>
 #include <thread>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dpo {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 double SecondsLeft(Clock::time_point deadline) {
   return std::chrono::duration<double>(deadline - Clock::now()).count();

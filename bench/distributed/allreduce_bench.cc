@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "core/common/clock.h"
 #include "trainer/comm/mpi_communicator.h"
 #include "trainer/comm/mpi_runtime.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -32,9 +32,9 @@ double MedianSeconds(int repeats, Body body) {
   std::vector<double> seconds;
   for (int i = 0; i < repeats; ++i) {
     MPI_Barrier(MPI_COMM_WORLD);
-    const auto start = Clock::now();
+    const auto start = dpo::Clock::now();
     body();
-    seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    seconds.push_back(dpo::SecondsSince(start));
   }
   // Every rank reports the slowest rank's median.
   double median = Median(seconds);

@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "core/common/clock.h"
 #include "core/model/causal_lm.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 double ResidentMiB() {
   std::ifstream statm("/proc/self/statm");
@@ -47,11 +47,11 @@ Result Measure(dpo::CausalLm& model, const at::Tensor& ids, bool checkpointing, 
   for (int i = 0; i <= repeats; ++i) {  // i = 0 warms up
     model.module().zero_grad();
     const double before = ResidentMiB();
-    const auto start = Clock::now();
+    const auto start = dpo::Clock::now();
     const at::Tensor loss = model.HiddenStates(ids).pow(2).mean();
     const double after_forward = ResidentMiB();
     loss.backward();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double elapsed = dpo::SecondsSince(start);
     if (i == 0) continue;
     seconds.push_back(elapsed);
     retained.push_back(after_forward - before);

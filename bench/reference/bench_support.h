@@ -15,6 +15,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/common/clock.h"
 #include "core/model/model_config.h"
 #include "dpo/v1/reference_service.grpc.pb.h"
 #include "tests/integration/reference_server/server_fixture.h"
@@ -25,7 +26,6 @@ class CausalLm;
 
 namespace dpo::bench {
 
-using Clock = std::chrono::steady_clock;
 
 struct BenchOptions {
   std::string work_dir;             // model, caches and server logs (a temporary directory)

@@ -13,6 +13,7 @@
 #include "core/optim/fused_adamw.h"
 #include "core/tokenizer/tokenizer.h"
 #include "trainer/loop/preference_step.h"
+#include "trainer/reference/precomputed_reference_scorer.h"
 #include "trainer/reference/reference_scorer.h"
 #include "trainer/reference/remote/remote_reference_scorer.h"
 
@@ -50,7 +51,6 @@ std::vector<int64_t> BatchIndices(int64_t batch) {
 struct Configuration {
   const char* name;
   PreferenceStep step;
-  const PrecomputedReference* table;  // null: ask the step's scorer
   bool prefetch;                      // announce this and the next micro-batch first (server mode)
   int64_t cursor = 0;                 // next micro-batch: each configuration keeps its own order
   std::vector<double> seconds;
@@ -81,7 +81,7 @@ int RunStepBench(const BenchOptions& options) {
 
   const std::vector<TokenizedPair> pairs =
       SyntheticPairs(kPairs * kBatches, BenchModelConfig().bos_token_id, /*seed=*/1234);
-  const PrecomputedReference table = PreferenceStep(*policy, &local, loss, pad_id, {}).PrecomputeReference(pairs, kPairs);
+  PrecomputedReferenceScorer table(local, pairs, kPairs, pad_id, /*bf16_autocast=*/false);
   // Warm the server's cache (a first pass computes every sequence) and check it against local.
   double max_difference = 0;
   for (int64_t batch = 0; batch < kBatches; ++batch) {
@@ -95,19 +95,19 @@ int RunStepBench(const BenchOptions& options) {
   testing::CallStats(channel, &before);
 
   std::vector<Configuration> configurations;
-  configurations.push_back({"local, precomputed table", PreferenceStep(*policy, &local, loss, pad_id, {}), &table, false, 0, {}});
-  configurations.push_back({"server, warm cache, prefetch", PreferenceStep(*policy, &remote, loss, pad_id, {}), nullptr, true, 0, {}});
-  configurations.push_back({"local, online reference", PreferenceStep(*policy, &local, loss, pad_id, {}), nullptr, false, 0, {}});
+  configurations.push_back({"local, precomputed table", PreferenceStep(*policy, &table, loss, pad_id, {}), false, 0, {}});
+  configurations.push_back({"server, warm cache, prefetch", PreferenceStep(*policy, &remote, loss, pad_id, {}), true, 0, {}});
+  configurations.push_back({"local, online reference", PreferenceStep(*policy, &local, loss, pad_id, {}), false, 0, {}});
   auto run_step = [&](Configuration& configuration, bool record) {
     const std::vector<int64_t> indices = BatchIndices(configuration.cursor++);
     const LossNormalizer normalizer = PreferenceStep::NormalizerFor(pairs, indices);
     const auto start = Clock::now();
-    if (configuration.prefetch) {  // what Trainer::TrainStep announces with reference.prefetch = 2
+    if (configuration.prefetch) {  // what Trainer::PrefetchReference announces with reference.prefetch = 2
       configuration.step.Prefetch(pairs, indices);
       configuration.step.Prefetch(pairs, BatchIndices(configuration.cursor));
     }
     StepTotals totals;
-    configuration.step.Run(pairs, indices, normalizer, configuration.table, /*backward=*/true, totals);
+    configuration.step.Run(pairs, indices, normalizer, /*backward=*/true, totals);
     optimizer.step();
     optimizer.zero_grad();
     if (record) configuration.seconds.push_back(Seconds(Clock::now() - start));

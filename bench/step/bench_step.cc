@@ -29,17 +29,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/step/step_profile.h"
+#include "core/common/clock.h"
 #include "core/loss/dpo_loss.h"
 #include "core/model/causal_lm.h"
 #include "core/model/model_flops.h"
-#include "bench/step/step_profile.h"
 #include "core/optim/fused_adamw.h"
 #include "trainer/loop/preference_step.h"
+#include "trainer/reference/precomputed_reference_scorer.h"
 #include "trainer/reference/reference_scorer.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 struct Options {
   torch::Device device = torch::kCPU;
@@ -116,10 +117,10 @@ double MatmulPeakFlops(const Options& options, torch::Dtype dtype) {
     auto c = torch::mm(a, b);  // warm-up
     Synchronize(options);
     for (int repeat = 0; repeat < 5; ++repeat) {
-      const auto start = Clock::now();
+      const auto start = dpo::Clock::now();
       c = torch::mm(a, b);
       Synchronize(options);
-      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      const double seconds = dpo::SecondsSince(start);
       best = std::max(best, 2.0 * static_cast<double>(m * k * k) / seconds);
     }
   }
@@ -171,26 +172,27 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
               const Options& options) {
   const dpo::DpoLoss loss(dpo::LossOptions{});
   const dpo::TokenId pad_id = shape.config.vocab_size - 2;
-  dpo::PreferenceStep step(policy, &reference, loss, pad_id, options.log_probs, bf16);
-  dpo::FusedAdamW optimizer(policy.module().parameters(), torch::optim::AdamWOptions(1e-5));
   const auto pairs = SyntheticPairs(shape);
+  std::optional<dpo::PrecomputedReferenceScorer> table;
+  if (precompute) table.emplace(reference, pairs, shape.pairs, pad_id, bf16);
+  dpo::PreferenceStep step(policy, table ? static_cast<dpo::ReferenceScorer*>(&*table) : &reference, loss, pad_id,
+                           options.log_probs, bf16);
+  dpo::FusedAdamW optimizer(policy.module().parameters(), torch::optim::AdamWOptions(1e-5));
   std::vector<int64_t> indices(static_cast<size_t>(shape.pairs));
   for (int64_t i = 0; i < shape.pairs; ++i) indices[static_cast<size_t>(i)] = i;
   const auto normalizer = dpo::PreferenceStep::NormalizerFor(pairs, indices);
-  std::optional<dpo::PrecomputedReference> table;
-  if (precompute) table = step.PrecomputeReference(pairs, shape.pairs);
 
   std::vector<double> seconds;
   for (int64_t s = 0; s < options.steps + 2; ++s) {
     if (s == 2) ResetPeakMemory(options);
     Synchronize(options);
-    const auto start = Clock::now();
+    const auto start = dpo::Clock::now();
     dpo::StepTotals totals;
-    step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/true, totals);
+    step.Run(pairs, indices, normalizer, /*backward=*/true, totals);
     optimizer.step();
     optimizer.zero_grad();
     Synchronize(options);
-    if (s >= 2) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    if (s >= 2) seconds.push_back(dpo::SecondsSince(start));
   }
   std::sort(seconds.begin(), seconds.end());
 
@@ -200,10 +202,10 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
     std::vector<double> times;
     for (int64_t s = 0; s < std::max<int64_t>(3, options.steps / 2); ++s) {
       Synchronize(options);
-      const auto start = Clock::now();
+      const auto start = dpo::Clock::now();
       work();
       Synchronize(options);
-      times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      times.push_back(dpo::SecondsSince(start));
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
@@ -211,11 +213,11 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
   const double forward_seconds = median_of([&] {
     const torch::NoGradGuard no_grad;
     dpo::StepTotals totals;
-    step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/false, totals);
+    step.Run(pairs, indices, normalizer, /*backward=*/false, totals);
   });
   {
     dpo::StepTotals totals;
-    step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/true, totals);
+    step.Run(pairs, indices, normalizer, /*backward=*/true, totals);
   }
   const double optimizer_seconds = median_of([&] { optimizer.step(); });
   optimizer.zero_grad();
@@ -226,7 +228,7 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
         title,
         [&] {
           dpo::StepTotals totals;
-          step.Run(pairs, indices, normalizer, table ? &*table : nullptr, /*backward=*/true, totals);
+          step.Run(pairs, indices, normalizer, /*backward=*/true, totals);
           optimizer.step();
           optimizer.zero_grad();
         },

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
 #include "core/common/run_main.h"
 #include "core/tokenizer/bpe_tokenizer.h"
@@ -48,13 +49,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   return dpo::RunMain("dpo-bench-tokenizer", [&] {
-    using Clock = std::chrono::steady_clock;
-    const auto load_start = Clock::now();
+    const auto load_start = dpo::Clock::now();
     dpo::BpeTokenizer::Options options;
     options.cache_capacity = cache_capacity;
     const std::shared_ptr<const dpo::Tokenizer> tokenizer =
         tokenizer_spec == "byte" ? dpo::CreateTokenizer(tokenizer_spec) : dpo::BpeTokenizer::Load(tokenizer_spec, options);
-    const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
+    const double load_seconds = dpo::SecondsSince(load_start);
     const std::vector<std::string> texts = ReadCorpus(corpus_path);
     std::size_t bytes = 0;
     for (const auto& text : texts) bytes += text.size();
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     double best = 1e300;
     double first = 0;
     for (int pass = 0; pass < passes; ++pass) {
-      const auto start = Clock::now();
+      const auto start = dpo::Clock::now();
       std::vector<std::thread> workers;
       for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&, t] {
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
         });
       }
       for (auto& worker : workers) worker.join();
-      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      const double seconds = dpo::SecondsSince(start);
       if (pass == 0) first = seconds;
       best = std::min(best, seconds);
     }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 
 namespace dpo {
 namespace {
@@ -57,10 +58,8 @@ PairSampler::PairSampler(int64_t num_pairs, int64_t global_batch_size, uint64_t 
       seed_(seed),
       rank_(rank),
       world_size_(world_size) {
-  std::string problems;
-  const auto add = [&problems](const std::string& problem) {
-    problems += (problems.empty() ? "" : "; ") + problem;
-  };
+  std::vector<std::string> problems;
+  const auto add = [&problems](const std::string& problem) { problems.push_back(problem); };
   const std::string batch = "global_batch_size=" + std::to_string(global_batch_size);
   const std::string world = "world_size=" + std::to_string(world_size);
   if (num_pairs < 1) add("num_pairs=" + std::to_string(num_pairs) + " must be >= 1");
@@ -75,7 +74,7 @@ PairSampler::PairSampler(int64_t num_pairs, int64_t global_batch_size, uint64_t 
   if (world_size >= 1 && global_batch_size >= 1 && global_batch_size % world_size != 0) {
     add(batch + " must be divisible by " + world);
   }
-  if (!problems.empty()) throw InvalidInput("pair sampler: " + problems);
+  if (!problems.empty()) throw InvalidInput("pair sampler: " + JoinProblems(problems));
   steps_per_epoch_ = num_pairs_ / global_batch_size_;
   order_ = EpochOrder(num_pairs_, seed_, state_.epoch);
 }
@@ -100,15 +99,14 @@ void PairSampler::Advance() {
 }
 
 void PairSampler::Restore(const SamplerState& state) {
-  std::string problems;
-  if (state.epoch < 0) problems = "epoch=" + std::to_string(state.epoch) + " must be >= 0";
+  std::vector<std::string> problems;
+  if (state.epoch < 0) problems.push_back("epoch=" + std::to_string(state.epoch) + " must be >= 0");
   if (state.step_in_epoch < 0 || state.step_in_epoch >= steps_per_epoch_) {
-    problems += (problems.empty() ? "" : "; ") + std::string("step_in_epoch=") +
-                std::to_string(state.step_in_epoch) + " must be in [0, " +
-                std::to_string(steps_per_epoch_) + ") (num_pairs=" + std::to_string(num_pairs_) +
-                ", global_batch_size=" + std::to_string(global_batch_size_) + ")";
+    problems.push_back("step_in_epoch=" + std::to_string(state.step_in_epoch) + " must be in [0, " +
+                       std::to_string(steps_per_epoch_) + ") (num_pairs=" + std::to_string(num_pairs_) +
+                       ", global_batch_size=" + std::to_string(global_batch_size_) + ")");
   }
-  if (!problems.empty()) throw InvalidInput("pair sampler state: " + problems);
+  if (!problems.empty()) throw InvalidInput("pair sampler state: " + JoinProblems(problems));
   if (state.epoch != state_.epoch) order_ = EpochOrder(num_pairs_, seed_, state.epoch);
   state_ = state;
 }

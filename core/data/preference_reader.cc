@@ -8,6 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/common/file_io.h"
+#include "core/common/problems.h"
 #include "core/data/preference_row.h"
 
 namespace dpo {
@@ -16,16 +17,6 @@ namespace {
 bool IsBlank(std::string_view line) {
   return std::all_of(line.begin(), line.end(),
                      [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
-}
-
-std::string Count(int64_t n, const std::string& noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
-
-std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string joined;
-  for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
-  return joined;
 }
 
 }  // namespace
@@ -72,23 +63,13 @@ PreferenceDataset ParsePreferenceData(std::string_view contents, const std::stri
       }
     }
     ++dataset.dropped_by_reason[BuildStatusName(row.status)];
-    dataset.rejected.push_back({line_number, Join(row.problems, "; ")});
+    dataset.rejected.push_back({line_number, JoinProblems(row.problems)});
   }
 
-  if (!problems.empty()) {
-    const std::size_t shown =
-        std::min<std::size_t>(problems.size(), std::max<int64_t>(options.max_reported_problems, 0));
-    std::string message = path + ": " + Count(static_cast<int64_t>(problems.size()), "problem") +
-                          " in " + Count(invalid_rows, "invalid row") +
-                          " (data.on_bad_row=error)";
-    for (std::size_t i = 0; i < shown; ++i) message += "\n  " + problems[i];
-    if (shown < problems.size()) {
-      message += "\n  ... " + std::to_string(problems.size() - shown) +
-                 " more (data.max_reported_problems=" +
-                 std::to_string(options.max_reported_problems) + ")";
-    }
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems(path + ": " + CountOf(static_cast<int64_t>(problems.size()), "problem") + " in " +
+                      CountOf(invalid_rows, "invalid row") + " (data.on_bad_row=error)",
+                  problems, static_cast<std::size_t>(std::max<int64_t>(options.max_reported_problems, 0)),
+                  "data.max_reported_problems=" + std::to_string(options.max_reported_problems));
   return dataset;
 }
 

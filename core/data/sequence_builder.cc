@@ -5,21 +5,20 @@
 #include <utility>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 
 namespace dpo {
 
 SequenceBuilder::SequenceBuilder(const Tokenizer& tokenizer, const DataOptions& options)
     : tokenizer_(tokenizer), options_(options) {
-  std::string problems;
+  std::vector<std::string> problems;
   if (options_.max_length < 1) {
-    problems += "data.max_length=" + std::to_string(options_.max_length) + " must be >= 1";
+    problems.push_back("data.max_length=" + std::to_string(options_.max_length) + " must be >= 1");
   }
   if (options_.max_prompt_length < 1) {
-    if (!problems.empty()) problems += "; ";
-    problems += "data.max_prompt_length=" + std::to_string(options_.max_prompt_length) +
-                " must be >= 1";
+    problems.push_back("data.max_prompt_length=" + std::to_string(options_.max_prompt_length) + " must be >= 1");
   }
-  if (!problems.empty()) throw InvalidInput(problems);
+  if (!problems.empty()) throw InvalidInput(JoinProblems(problems));
   chat_format_ = ResolveChatFormat(options_.chat_template, tokenizer_);
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 
 namespace dpo {
 namespace {
@@ -31,11 +32,7 @@ Tensor SortedValues(const Tensor& x) { return std::get<0>(torch::sort(x)); }
 
 DpoLoss::DpoLoss(LossOptions options) : options_(std::move(options)) {
   const std::vector<std::string> problems = options_.Validate();
-  if (!problems.empty()) {
-    std::string message = "invalid loss configuration:";
-    for (const auto& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems("invalid loss configuration:", problems);
   for (size_t i = 0; i < options_.loss_type.size(); ++i) {
     types_.push_back(*ParseLossType(options_.loss_type[i]));
     weights_.push_back(options_.loss_weights.empty() ? 1.0 : options_.loss_weights[i]);

@@ -11,14 +11,11 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/loss/log_prob_options.h"
+
 namespace dpo {
 
 class CausalLm;
-
-struct LogProbOptions {
-  int64_t chunk_tokens = 512;         // completion tokens per output-projection chunk
-  bool keep_token_log_probs = false;  // also return each completion token's log-prob
-};
 
 struct SequenceLogProbs {
   at::Tensor sum_log_probs;    // (N,) float32; differentiable when grad mode is on

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/model/gpt2_model.h"
 #include "core/model/llama_model.h"
 
@@ -21,11 +22,7 @@ void CausalLm::KvCache::SelectRows(const at::Tensor& rows) {
 
 std::shared_ptr<CausalLm> CreateCausalLm(const ModelConfig& config, uint64_t seed) {
   const std::vector<std::string> problems = config.Validate();
-  if (!problems.empty()) {
-    std::string message = "invalid model config:";
-    for (const auto& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems("invalid model config:", problems);
   return config.family() == ModelFamily::kLlama ? CreateLlamaModel(config, seed) : CreateGpt2Model(config, seed);
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/model/causal_lm.h"
 #include "core/model/eval_mode_guard.h"
 
@@ -61,10 +62,7 @@ void CheckRequest(const CausalLm& model, const std::vector<TokenId>& prompt_ids,
       break;
     }
   }
-  if (problems.empty()) return;
-  std::string message = "generation:";
-  for (const auto& problem : problems) message += (message.back() == ':' ? " " : "; ") + problem;
-  throw InvalidInput(message);
+  if (!problems.empty()) throw InvalidInput("generation: " + JoinProblems(problems));
 }
 
 }  // namespace

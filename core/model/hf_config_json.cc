@@ -9,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/common/file_io.h"
+#include "core/common/problems.h"
 #include "core/model/hf_config_fields.h"
 #include "core/model/model_config.h"
 
@@ -277,11 +278,7 @@ ModelConfig ModelConfig::FromHfJson(const json& object, const std::string& sourc
   std::vector<std::string> problems;
   const ModelConfig config = ParseHfJson(object, UnknownFields::kKeep, "model.", &problems);
   if (problems.empty()) problems = config.Validate();
-  if (!problems.empty()) {
-    std::string message = source + ": invalid model config:";
-    for (const auto& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems(source + ": invalid model config:", problems);
   return config;
 }
 

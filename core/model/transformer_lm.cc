@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/model/gradient_checkpoint.h"
 
 namespace dpo {
@@ -143,11 +144,7 @@ void TransformerLm::LoadHfStateDict(const std::vector<NamedTensor>& tensors, con
                          std::string(c10::toString(it->second->scalar_type())));
     }
   }
-  if (!problems.empty()) {
-    std::string message = source + ": weights do not match the model config:";
-    for (const auto& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems(source + ": weights do not match the model config:", problems);
   torch::NoGradGuard no_grad;
   for (const auto& [name, parameter] : parameters) parameter.copy_(*found.at(name));
 }

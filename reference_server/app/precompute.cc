@@ -10,30 +10,25 @@
 #include <memory>
 #include <ostream>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/data/batch.h"
 #include "core/data/preference_reader.h"
 #include "core/tokenizer/tokenizer_files.h"
+#include "job/job_config.h"
+#include "job/job_tokenizer.h"
+#include "proto/wire/score_wire.h"
 #include "reference_server/engine/reference_model.h"
 #include "reference_server/engine/score_engine.h"
-#include "reference_server/wire/score_wire.h"
-#include "trainer/config/job_config.h"
 
 namespace dpo {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// The tokenizer dpo-train would use for this job (model_setup: the initial model's record, or
-// tokenizer.type for a random init).
-std::shared_ptr<const Tokenizer> JobTokenizer(const JobConfig& job) {
-  return job.model.init == "random" ? CreateTokenizer(job.tokenizer) : LoadTokenizerForModel(job.model.init, job.tokenizer);
-}
-
 struct InFlight {
   v1::ScoreRequest request;
   v1::ScoreResponse response;
-  std::promise<grpc::Status> done;
+  std::promise<EngineStatus> done;
 };
 
 class Precomputer {
@@ -42,7 +37,7 @@ class Precomputer {
       : engine_(engine), fingerprint_(fingerprint), pad_id_(pad_id), window_(window), progress_(progress) {}
   // Requests still in flight (after a failure) reference window_flights_: wait for them first.
   ~Precomputer() {
-    for (std::future<grpc::Status>& done : window_futures_) done.wait();
+    for (std::future<EngineStatus>& done : window_futures_) done.wait();
   }
   Precomputer(const Precomputer&) = delete;
   Precomputer& operator=(const Precomputer&) = delete;
@@ -56,9 +51,9 @@ class Precomputer {
       }
       auto flight = std::make_unique<InFlight>();
       flight->request = BuildScoreRequest(CollatePairs(batch, pad_id_), fingerprint_);  // (2B, T) -> 2B sequences
-      std::future<grpc::Status> done = flight->done.get_future();
+      std::future<EngineStatus> done = flight->done.get_future();
       InFlight* raw = flight.get();
-      engine_.Score(raw->request, &raw->response, [raw](const grpc::Status& status) { raw->done.set_value(status); });
+      engine_.Score(raw->request, &raw->response, [raw](const EngineStatus& status) { raw->done.set_value(status); });
       window_futures_.push_back(std::move(done));
       window_flights_.push_back(std::move(flight));
       if (static_cast<int64_t>(window_flights_.size()) >= window_) Collect(name, pairs, report);
@@ -70,11 +65,11 @@ class Precomputer {
 
  private:
   void Collect(const std::string& name, int64_t pairs, PrecomputeReport& report) {
-    const grpc::Status status = window_futures_.front().get();
+    const EngineStatus status = window_futures_.front().get();
     const InFlight& flight = *window_flights_.front();
     if (!status.ok()) {
       throw Error(ErrorKind::kInternal, "precompute: scoring a batch of " + std::to_string(flight.request.sequences_size()) +
-                                            " sequences failed: " + status.error_message());
+                                            " sequences failed: " + status.message());
     }
     for (const v1::SequenceScore& score : flight.response.scores()) {
       ++report.sequences;
@@ -87,7 +82,7 @@ class Precomputer {
   }
 
   void Progress(const std::string& name, int64_t done, int64_t total, const PrecomputeReport& report) {
-    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    const double seconds = SecondsSince(started_);
     progress_ << "\rprecompute " << name << ": " << done << "/" << total << " pairs, " << report.sequences
               << " sequences (" << report.computed << " computed, " << report.from_cache << " cached), " << std::fixed
               << std::setprecision(1) << (seconds > 0 ? static_cast<double>(report.sequences) / seconds : 0.0)
@@ -101,7 +96,7 @@ class Precomputer {
   std::ostream& progress_;
   Clock::time_point started_ = Clock::now();
   int64_t pairs_done_ = 0;  // of the data set being scored
-  std::deque<std::future<grpc::Status>> window_futures_;
+  std::deque<std::future<EngineStatus>> window_futures_;
   std::deque<std::unique_ptr<InFlight>> window_flights_;
 };
 
@@ -111,11 +106,7 @@ PrecomputeReport RunPrecompute(const PrecomputeOptions& options, std::ostream& p
   const auto started = Clock::now();
   const ServerOptions& server = options.server;
   std::vector<std::string> problems = server.Validate();
-  if (!problems.empty()) {
-    std::string message = "precompute options:";
-    for (const std::string& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems("precompute options:", problems);
   const JobConfig job = JobConfig::Load(options.job_config, options.overrides);
   if (server.threads > 0) at::set_num_threads(static_cast<int>(server.threads));
   const LoadedReferenceModel model = LoadReferenceModel(server.model_dir, job.tokenizer);
@@ -135,7 +126,7 @@ PrecomputeReport RunPrecompute(const PrecomputeOptions& options, std::ostream& p
   ScoreEngine engine(model, &cache, server.Batcher(model.tokenizer->PadId()), limits);
   // Enough requests in flight for the batcher to fill its batches, never more than it queues.
   Precomputer precomputer(engine, model.fingerprint, model.tokenizer->PadId(),
-                          std::max<int64_t>(1, std::min<int64_t>(8, server.max_queued_requests)), progress);
+                          std::max<int64_t>(1, std::min<int64_t>(8, server.batcher.max_queued_requests)), progress);
 
   PrecomputeReport report;
   std::vector<std::pair<std::string, std::string>> sets = {{"data.train", job.data_train}};
@@ -149,7 +140,7 @@ PrecomputeReport RunPrecompute(const PrecomputeOptions& options, std::ostream& p
   engine.Shutdown();
   cache.Sync();
   report.cache_entries = cache.Stats().entries;
-  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  report.seconds = SecondsSince(started);
   return report;
 }
 

@@ -29,28 +29,28 @@ struct Key {
 // clang-format off
 const Key kKeys[] = {
   {"model", "reference model directory (config.json, model.safetensors)", true, true, [](ServerOptions& o) -> Field { return &o.model_dir; }},
-  {"tokenizer", "tokenizer spec when the model directory records none (default byte)", false, false, [](ServerOptions& o) -> Field { return &o.tokenizer; }},
-  {"listen", "HOST:PORT of the service (default 127.0.0.1:50051; port 0 = any free port)", false, false, [](ServerOptions& o) -> Field { return &o.listen; }},
+  {"tokenizer", "tokenizer spec when the model directory records none", false, false, [](ServerOptions& o) -> Field { return &o.tokenizer; }},
+  {"listen", "HOST:PORT of the service", false, false, [](ServerOptions& o) -> Field { return &o.listen; }},
   {"health_listen", "HOST:PORT of a plaintext health-only port for probes", false, false, [](ServerOptions& o) -> Field { return &o.health_listen; }},
   {"metrics_listen", "HOST:PORT of the Prometheus /metrics endpoint (plain HTTP)", false, false, [](ServerOptions& o) -> Field { return &o.metrics_listen; }},
-  {"cache_dir", "score cache directory (LMDB), created if missing (default ./reference-cache)", true, true, [](ServerOptions& o) -> Field { return &o.cache_dir; }},
-  {"cache_map_size_bytes", "cache size limit in bytes (default 1 GiB)", false, true, [](ServerOptions& o) -> Field { return &o.cache_map_size_bytes; }},
+  {"cache_dir", "score cache directory (LMDB), created if missing", true, true, [](ServerOptions& o) -> Field { return &o.cache_dir; }},
+  {"cache_map_size_bytes", "cache size limit in bytes", false, true, [](ServerOptions& o) -> Field { return &o.cache_map_size_bytes; }},
   {"cache_lru_entries", "in-memory cache entries in front of LMDB", false, false, [](ServerOptions& o) -> Field { return &o.cache_lru_entries; }},
   {"cache_sync", "durable | no_meta_sync | no_sync (what an OS crash may lose)", false, true, [](ServerOptions& o) -> Field { return &o.cache_sync; }},
-  {"max_batch_tokens", "padded tokens per forward (default 8192)", false, true, [](ServerOptions& o) -> Field { return &o.max_batch_tokens; }},
-  {"max_wait_ms", "longest a request waits for its batch to fill (default 5)", false, false, [](ServerOptions& o) -> Field { return &o.max_wait_ms; }},
-  {"max_queued_requests", "waiting requests before RESOURCE_EXHAUSTED (default 128)", false, false, [](ServerOptions& o) -> Field { return &o.max_queued_requests; }},
-  {"max_request_tokens", "tokens per Score request (default 1048576)", false, false, [](ServerOptions& o) -> Field { return &o.max_request_tokens; }},
-  {"log_prob_chunk_tokens", "completion tokens per output-projection chunk (default 512)", false, true, [](ServerOptions& o) -> Field { return &o.log_prob_chunk_tokens; }},
-  {"threads", "LibTorch intra-op threads (default 0 = OMP_NUM_THREADS or all cores)", false, true, [](ServerOptions& o) -> Field { return &o.threads; }},
-  {"max_message_bytes", "gRPC receive/send message limit (default 64 MiB)", false, false, [](ServerOptions& o) -> Field { return &o.max_message_bytes; }},
-  {"drain_timeout_ms", "on SIGTERM, longest in-flight calls may take (default 30000)", false, false, [](ServerOptions& o) -> Field { return &o.drain_timeout_ms; }},
+  {"max_batch_tokens", "padded tokens per forward", false, true, [](ServerOptions& o) -> Field { return &o.batcher.max_batch_tokens; }},
+  {"max_wait_ms", "longest a request waits for its batch to fill", false, false, [](ServerOptions& o) -> Field { return &o.batcher.max_wait_ms; }},
+  {"max_queued_requests", "waiting requests before RESOURCE_EXHAUSTED", false, false, [](ServerOptions& o) -> Field { return &o.batcher.max_queued_requests; }},
+  {"max_request_tokens", "tokens per Score request", false, false, [](ServerOptions& o) -> Field { return &o.max_request_tokens; }},
+  {"log_prob_chunk_tokens", "completion tokens per output-projection chunk", false, true, [](ServerOptions& o) -> Field { return &o.batcher.log_probs.chunk_tokens; }},
+  {"threads", "LibTorch intra-op threads", false, true, [](ServerOptions& o) -> Field { return &o.threads; }},
+  {"max_message_bytes", "gRPC receive/send message limit", false, false, [](ServerOptions& o) -> Field { return &o.max_message_bytes; }},
+  {"drain_timeout_ms", "on SIGTERM, longest in-flight calls may take", false, false, [](ServerOptions& o) -> Field { return &o.drain_timeout_ms; }},
   {"tls_cert", "PEM certificate chain: enables TLS (with tls_key)", true, false, [](ServerOptions& o) -> Field { return &o.tls.cert_file; }},
   {"tls_key", "PEM private key of tls_cert", true, false, [](ServerOptions& o) -> Field { return &o.tls.key_file; }},
   {"tls_client_ca", "PEM CA: require and verify client certificates (mTLS)", true, false, [](ServerOptions& o) -> Field { return &o.tls.client_ca_file; }},
   {"auth_token_file", "file holding the bearer token every dpo.v1 call must carry", true, false, [](ServerOptions& o) -> Field { return &o.auth_token_file; }},
   {"debug_load_delay_ms", "testing: sleep before loading the model", false, false, [](ServerOptions& o) -> Field { return &o.debug_load_delay_ms; }},
-  {"debug_forward_delay_ms", "testing: sleep inside every forward", false, false, [](ServerOptions& o) -> Field { return &o.debug_forward_delay_ms; }},
+  {"debug_forward_delay_ms", "testing: sleep inside every forward", false, false, [](ServerOptions& o) -> Field { return &o.batcher.debug_forward_delay_ms; }},
 };
 // clang-format on
 
@@ -60,6 +60,13 @@ std::string FlagName(const char* key) {
     if (c == '_') c = '-';
   }
   return flag;
+}
+
+// The field's value as a flag would spell it.
+std::string FieldText(const Field& field) {
+  if (auto* const* value = std::get_if<std::string*>(&field)) return **value;
+  if (auto* const* value = std::get_if<uint64_t*>(&field)) return std::to_string(**value);
+  return std::to_string(*std::get<int64_t*>(field));
 }
 
 // Parses `text` into the field; on failure returns the problem ("" when set).
@@ -152,13 +159,16 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, std::ostream& ou
   std::map<std::string, std::string> precompute_values;
   std::vector<std::pair<const Key*, CLI::Option*>> serve_flags;
   std::vector<std::pair<const Key*, CLI::Option*>> precompute_flags;
-  ServerOptions probe;  // only to learn each key's value type for the help text
+  ServerOptions defaults;  // each key's value type and default, for the help text
   for (const Key& key : kKeys) {
-    const char* type = std::holds_alternative<std::string*>(key.field(probe)) ? (key.is_path ? "PATH" : "TEXT") : "INT";
-    serve_flags.emplace_back(&key, app.add_option(FlagName(key.name), serve_values[key.name], key.help)->type_name(type));
+    const Field field = key.field(defaults);
+    const char* type = std::holds_alternative<std::string*>(field) ? (key.is_path ? "PATH" : "TEXT") : "INT";
+    const std::string value = FieldText(field);
+    const std::string help = std::string(key.help) + (value.empty() ? "" : " (default " + value + ")");
+    serve_flags.emplace_back(&key, app.add_option(FlagName(key.name), serve_values[key.name], help)->type_name(type));
     if (key.precompute) {
       precompute_flags.emplace_back(
-          &key, precompute->add_option(FlagName(key.name), precompute_values[key.name], key.help)->type_name(type));
+          &key, precompute->add_option(FlagName(key.name), precompute_values[key.name], help)->type_name(type));
     }
   }
   precompute_flags.front().second->required();  // --model

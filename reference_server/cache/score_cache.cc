@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/common/error.h"
+#include "core/common/problems.h"
+
 namespace dpo {
 namespace {
 
@@ -56,11 +59,7 @@ std::vector<std::string> ScoreCacheOptions::Validate() const {
 
 ScoreCache::ScoreCache(const ScoreCacheOptions& options) : options_(options), lru_(options.lru_entries) {
   const std::vector<std::string> problems = options_.Validate();
-  if (!problems.empty()) {
-    std::string message = "score cache options:";
-    for (const std::string& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems("score cache options:", problems);
   const std::string& dir = options_.directory;
   std::error_code error;
   std::filesystem::create_directories(dir, error);

@@ -11,9 +11,9 @@
 
 #include "core/common/error.h"
 #include "core/model/causal_lm.h"
+#include "proto/wire/score_wire.h"
 #include "reference_server/cache/score_cache.h"
 #include "reference_server/engine/server_memory.h"
-#include "reference_server/wire/score_wire.h"
 
 namespace dpo {
 
@@ -24,7 +24,7 @@ struct DynamicBatcher::Pending {
   Clock::time_point enqueued;
   std::size_t next = 0;       // first item not yet taken into a batch (worker, under mutex_)
   std::size_t remaining = 0;  // items not yet computed (worker thread only)
-  grpc::Status status;        // the first failure of any of its batches (worker thread only)
+  EngineStatus status;        // the first failure of any of its batches (worker thread only)
 };
 
 const BatchItem& DynamicBatcher::Slot::item() const { return request->items[index]; }
@@ -61,8 +61,8 @@ DynamicBatcher::DynamicBatcher(std::shared_ptr<CausalLm> model, ScoreCache* cach
 
 DynamicBatcher::~DynamicBatcher() { Shutdown(); }
 
-grpc::Status DynamicBatcher::Submit(std::vector<BatchItem> items, BatchDone done) {
-  if (items.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "batcher: empty request");
+EngineStatus DynamicBatcher::Submit(std::vector<BatchItem> items, BatchDone done) {
+  if (items.empty()) return EngineStatus(EngineCode::kInvalidArgument, "batcher: empty request");
   auto pending = std::make_shared<Pending>();
   pending->entries.resize(items.size());
   pending->remaining = items.size();
@@ -72,11 +72,11 @@ grpc::Status DynamicBatcher::Submit(std::vector<BatchItem> items, BatchDone done
   pending->done = std::move(done);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server draining: not accepting new work");
+    if (stopping_) return EngineStatus(EngineCode::kUnavailable, "server draining: not accepting new work");
     const auto waiting = static_cast<int64_t>(queue_.size());
     if (waiting >= options_.max_queued_requests) {
       ++stats_.rejected_requests;
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+      return EngineStatus(EngineCode::kResourceExhausted,
                           "queue: " + std::to_string(waiting) + " requests waiting, max_queued_requests=" +
                               std::to_string(options_.max_queued_requests) + "; retry later");
     }
@@ -85,7 +85,7 @@ grpc::Status DynamicBatcher::Submit(std::vector<BatchItem> items, BatchDone done
     queued_tokens_ += tokens;
   }
   wake_.notify_one();
-  return grpc::Status::OK;
+  return EngineStatus();
 }
 
 void DynamicBatcher::Shutdown() {
@@ -163,7 +163,7 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
   std::vector<std::string> token_log_probs;
   const bool wants_tokens = std::any_of(batch.begin(), batch.end(),
                                         [](const Slot& slot) { return slot.item().token_log_probs != nullptr; });
-  grpc::Status failure;
+  EngineStatus failure;
   const std::string what = "forward of a batch of " + std::to_string(rows.size()) + " sequences failed: ";
   if (options_.on_batch) {
     int64_t longest = 0;
@@ -173,14 +173,14 @@ void DynamicBatcher::RunBatch(const std::vector<Slot>& batch) {
   try {
     entries = Forward(batch, rows, wants_tokens ? &token_log_probs : nullptr);
   } catch (const c10::Error& e) {  // LibTorch's what() carries a backtrace: keep the message only
-    failure = grpc::Status(grpc::StatusCode::INTERNAL, what + e.what_without_backtrace());
+    failure = EngineStatus(EngineCode::kInternal, what + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    failure = grpc::Status(grpc::StatusCode::INTERNAL, what + e.what());
+    failure = EngineStatus(EngineCode::kInternal, what + e.what());
   }
   if (failure.ok()) {
     WriteCache(batch, rows, entries);
   } else {
-    std::cerr << "dpo-reference-server: " << failure.error_message() << "\n";
+    std::cerr << "dpo-reference-server: " << failure.message() << "\n";
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
-#include <grpcpp/support/status.h>
-
+#include "core/common/clock.h"
 #include "core/loss/sequence_log_probs.h"
 #include "dpo/v1/reference_service.pb.h"
 #include "reference_server/cache/cache_record.h"
+#include "reference_server/engine/engine_status.h"
 
 namespace dpo {
 
@@ -28,21 +28,25 @@ class ScoreCache;
 
 struct BatcherOptions {
   // Budget of one forward in PADDED tokens (rows x longest row of the batch): what the forward
-  // costs in time and memory. A single sequence longer than the budget runs alone.
+  // costs in time and memory. A single sequence longer than the budget runs alone. Default: 8192.
   int64_t max_batch_tokens = 8192;
   // Longest the oldest queued sequence waits for others to fill its batch; 0 = never wait.
+  // Default: 5.
   int64_t max_wait_ms = 5;
   // Requests waiting for a batch (not yet fully taken into a forward); one more is refused with
-  // RESOURCE_EXHAUSTED, so memory stays bounded by this many requests.
-  int64_t max_queued_requests = 256;
-  int64_t pad_id = 0;  // any id in the vocabulary (padding is masked out and follows each row)
-  LogProbOptions log_probs;
+  // RESOURCE_EXHAUSTED, so memory stays bounded by this many requests. Default: 128.
+  int64_t max_queued_requests = 128;
+  // Any id in the vocabulary (padding is masked out and follows each row). Default: 0; the
+  // server sets the model's.
+  int64_t pad_id = 0;
+  LogProbOptions log_probs;  // log_prob_chunk_tokens
   // After this long with nothing queued, the worker hands free heap pages back to the system
   // (ReleaseFreeMemory, server_memory.h), else a burst's large forwards keep their peak in the
   // RSS. Once per idle period (the first one after start included); never while requests keep
-  // arriving, and one arriving during it waits for it (~1-6 ms). 0 = never.
+  // arriving, and one arriving during it waits for it (~1-6 ms). 0 = never. Default: 1000.
   int64_t release_memory_after_idle_ms = 1000;
   // Testing and load drills only: sleep this long inside every forward (a slow model).
+  // Default: 0.
   int64_t debug_forward_delay_ms = 0;
   // Called on the worker thread after every forward with its rows and padded tokens (rows x
   // longest row), e.g. for metrics. Optional; must be cheap and must not throw.
@@ -64,7 +68,7 @@ struct BatchItem {
 // Called once per accepted request, on the worker thread, after its last item was computed:
 // OK with one entry per item in Submit's order, or INTERNAL naming the failure (then `entries`
 // holds zeros and must not be used). Must not block (it runs between forwards).
-using BatchDone = std::function<void(const grpc::Status& status, const std::vector<CacheEntry>& entries)>;
+using BatchDone = std::function<void(const EngineStatus& status, const std::vector<CacheEntry>& entries)>;
 
 struct BatcherStats {
   uint64_t batches = 0;               // forwards run
@@ -91,7 +95,7 @@ class DynamicBatcher {
   // Queues `items` (non-empty) as one request. OK: `done` will be called exactly once.
   // RESOURCE_EXHAUSTED when max_queued_requests are waiting, UNAVAILABLE once Shutdown began,
   // INVALID_ARGUMENT for an empty item list: `done` is never called then.
-  grpc::Status Submit(std::vector<BatchItem> items, BatchDone done);
+  EngineStatus Submit(std::vector<BatchItem> items, BatchDone done);
 
   // Stops accepting, computes everything already queued (without waiting for batches to fill),
   // completes every request, and joins the worker. Idempotent; blocks until drained.
@@ -100,7 +104,6 @@ class DynamicBatcher {
   BatcherStats Stats() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
   struct Pending;
   struct Slot {  // one row of a batch: item `index` of request `request`
     std::shared_ptr<Pending> request;

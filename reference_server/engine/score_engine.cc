@@ -33,7 +33,7 @@ ScoreEngine::~ScoreEngine() { Shutdown(); }
 
 void ScoreEngine::Shutdown() { batcher_.Shutdown(); }
 
-void ScoreEngine::Finish(const ScoreDone& done, const grpc::Status& status, int sequences) {
+void ScoreEngine::Finish(const ScoreDone& done, const EngineStatus& status, int sequences) {
   if (status.ok()) {
     sequences_scored_ += static_cast<uint64_t>(sequences);
   } else {
@@ -44,7 +44,7 @@ void ScoreEngine::Finish(const ScoreDone& done, const grpc::Status& status, int 
 
 void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* response, ScoreDone done) {
   ++requests_;
-  grpc::Status status = ValidateScoreRequest(request, fingerprint_, limits_);
+  EngineStatus status = ValidateScoreRequest(request, fingerprint_, limits_);
   if (!status.ok()) return Finish(done, status, 0);
   // The cache holds sums only: a request for per-token log-probs is computed afresh (and its
   // sums still refresh the cache).
@@ -61,7 +61,7 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
     try {
       cached = cache_->Lookup(keys);
     } catch (const std::exception& e) {
-      return Finish(done, grpc::Status(grpc::StatusCode::INTERNAL, std::string("cache lookup: ") + e.what()), 0);
+      return Finish(done, EngineStatus(EngineCode::kInternal, std::string("cache lookup: ") + e.what()), 0);
     }
   }
   response->mutable_scores()->Reserve(count);
@@ -78,9 +78,9 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
       miss_rows->push_back(i);
     }
   }
-  if (misses.empty()) return Finish(done, grpc::Status::OK, count);
+  if (misses.empty()) return Finish(done, EngineStatus(), count);
 
-  auto on_computed = [this, response, miss_rows, done, count](const grpc::Status& computed,
+  auto on_computed = [this, response, miss_rows, done, count](const EngineStatus& computed,
                                                               const std::vector<CacheEntry>& entries) {
     if (!computed.ok()) {
       response->Clear();
@@ -89,7 +89,7 @@ void ScoreEngine::Score(const v1::ScoreRequest& request, v1::ScoreResponse* resp
     for (std::size_t k = 0; k < entries.size(); ++k) {
       SetScore(response->mutable_scores((*miss_rows)[k]), entries[k], /*from_cache=*/false);
     }
-    Finish(done, grpc::Status::OK, count);
+    Finish(done, EngineStatus(), count);
   };
   status = batcher_.Submit(std::move(misses), std::move(on_computed));
   if (!status.ok()) {

@@ -10,13 +10,12 @@
 #include <memory>
 #include <string>
 
-#include <grpcpp/support/status.h>
-
 #include "dpo/v1/reference_service.pb.h"
 #include "reference_server/cache/score_cache.h"
 #include "reference_server/engine/dynamic_batcher.h"
+#include "reference_server/engine/engine_status.h"
 #include "reference_server/engine/reference_model.h"
-#include "reference_server/wire/request_validation.h"
+#include "reference_server/engine/request_validation.h"
 
 namespace dpo {
 
@@ -29,7 +28,7 @@ struct ScoreEngineStats {
 };
 
 // Called exactly once per Score call with the final status; `response` is complete when OK.
-using ScoreDone = std::function<void(const grpc::Status& status)>;
+using ScoreDone = std::function<void(const EngineStatus& status)>;
 
 // Thread safety: Score and Stats may be called from any threads concurrently (gRPC callback
 // threads). The model, cache and options are fixed at construction; `model` and `cache` must
@@ -58,7 +57,7 @@ class ScoreEngine {
   const std::string& fingerprint() const { return fingerprint_; }
 
  private:
-  void Finish(const ScoreDone& done, const grpc::Status& status, int sequences);
+  void Finish(const ScoreDone& done, const EngineStatus& status, int sequences);
 
   std::string fingerprint_;
   ScoreCache* cache_;

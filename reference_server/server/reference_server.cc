@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "reference_server/engine/reference_model.h"
 #include "reference_server/engine/score_engine.h"
 #include "reference_server/server/access_control.h"
@@ -59,11 +60,7 @@ const char* ServerVersion() { return DPO_VERSION; }
 
 ReferenceServer::ReferenceServer(ServerOptions options) : options_(std::move(options)) {
   const std::vector<std::string> problems = options_.Validate();
-  if (!problems.empty()) {
-    std::string message = "server options: " + std::to_string(problems.size()) + " problem(s):";
-    for (const std::string& problem : problems) message += "\n  " + problem;
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems("server options: " + std::to_string(problems.size()) + " problem(s):", problems);
   if (!options_.auth_token_file.empty()) auth_ = BearerTokenAuth::FromFile(options_.auth_token_file);
   credentials_ = MakeServerCredentials(options_.tls);
   service_ = std::make_unique<ReferenceModelService>(auth_.get(), ServerVersion());

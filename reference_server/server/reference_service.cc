@@ -14,6 +14,25 @@ void FillCache(const ScoreCacheStats& stats, v1::CacheStats* out) {
   out->set_corrupt(stats.corrupt);
 }
 
+// The engine's codes are gRPC's canonical codes under other names (engine_status.h).
+grpc::StatusCode ToGrpcCode(EngineCode code) {
+  switch (code) {
+    case EngineCode::kOk: return grpc::StatusCode::OK;
+    case EngineCode::kInvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case EngineCode::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case EngineCode::kOutOfRange: return grpc::StatusCode::OUT_OF_RANGE;
+    case EngineCode::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case EngineCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
+    case EngineCode::kInternal: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::UNKNOWN;
+}
+
+grpc::Status ToGrpcStatus(const EngineStatus& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(ToGrpcCode(status.code()), status.message());
+}
+
 grpc::Status Loading() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "model loading: the server is not serving yet; retry");
 }
@@ -86,8 +105,8 @@ grpc::ServerUnaryReactor* ReferenceModelService::Score(grpc::CallbackServerConte
     return reactor;
   }
   // request and response live until Finish; the engine calls back exactly once.
-  serving_.load(std::memory_order_acquire)->engine->Score(*request, response, [this, reactor](const grpc::Status& result) {
-    reactor->Finish(result);
+  serving_.load(std::memory_order_acquire)->engine->Score(*request, response, [this, reactor](const EngineStatus& result) {
+    reactor->Finish(ToGrpcStatus(result));
     std::lock_guard<std::mutex> lock(in_flight_mutex_);
     if (--in_flight_ == 0) idle_.notify_all();
   });

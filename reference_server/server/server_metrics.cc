@@ -9,7 +9,8 @@
 
 #include <chrono>
 
-#include "trainer/metrics/metrics_http_server.h"
+#include "core/common/clock.h"
+#include "core/metrics/metrics_http_server.h"
 
 namespace dpo {
 namespace {
@@ -65,7 +66,7 @@ class TimingInterceptor final : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      const double seconds = SecondsSince(started_);
       metrics_.OnRequest(method_, StatusCodeName(methods->GetSendStatus().error_code()), seconds);
     }
     methods->Proceed();
@@ -74,7 +75,7 @@ class TimingInterceptor final : public grpc::experimental::Interceptor {
  private:
   ServerMetrics& metrics_;
   std::string method_;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  Clock::time_point started_ = Clock::now();
 };
 
 class TimingInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {

@@ -53,11 +53,8 @@ std::vector<std::string> ServerOptions::Validate() const {
   if (cache_sync != "durable" && cache_sync != "no_meta_sync" && cache_sync != "no_sync") {
     problems.push_back("cache_sync: \"" + cache_sync + "\" must be one of: durable, no_meta_sync, no_sync");
   }
-  at_least("max_batch_tokens", max_batch_tokens, 1);
-  at_least("max_wait_ms", max_wait_ms, 0);
-  at_least("max_queued_requests", max_queued_requests, 1);
+  for (std::string& problem : batcher.Validate()) problems.push_back(std::move(problem));
   at_least("max_request_tokens", max_request_tokens, 2);
-  at_least("log_prob_chunk_tokens", log_prob_chunk_tokens, 1);
   at_least("threads", threads, 0);
   at_least("max_message_bytes", max_message_bytes, 1 << 20);
   if (max_message_bytes > (1LL << 31) - 1) {
@@ -66,7 +63,6 @@ std::vector<std::string> ServerOptions::Validate() const {
   }
   at_least("drain_timeout_ms", drain_timeout_ms, 0);
   at_least("debug_load_delay_ms", debug_load_delay_ms, 0);
-  at_least("debug_forward_delay_ms", debug_forward_delay_ms, 0);
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     problems.push_back("tls_cert and tls_key: give both or neither (tls_cert=\"" + tls.cert_file +
                        "\", tls_key=\"" + tls.key_file + "\")");
@@ -85,13 +81,8 @@ std::vector<std::string> ServerOptions::Validate() const {
 }
 
 BatcherOptions ServerOptions::Batcher(int64_t pad_id) const {
-  BatcherOptions options;
-  options.max_batch_tokens = max_batch_tokens;
-  options.max_wait_ms = max_wait_ms;
-  options.max_queued_requests = max_queued_requests;
+  BatcherOptions options = batcher;
   options.pad_id = pad_id;
-  options.log_probs.chunk_tokens = log_prob_chunk_tokens;
-  options.debug_forward_delay_ms = debug_forward_delay_ms;
   return options;
 }
 

@@ -37,26 +37,24 @@ struct ServerOptions {
   uint64_t cache_map_size_bytes = 1ULL << 30;  // the LMDB size limit (it never grows past this)
   uint64_t cache_lru_entries = 1ULL << 18;     // in-memory entries in front of LMDB
   std::string cache_sync = "durable";          // durable | no_meta_sync | no_sync (score_cache.h)
-  int64_t max_batch_tokens = 8192;             // padded tokens per forward
-  int64_t max_wait_ms = 5;                     // longest a miss waits for its batch to fill
-  int64_t max_queued_requests = 128;           // more waiting requests -> RESOURCE_EXHAUSTED
+  // max_batch_tokens, max_wait_ms, max_queued_requests, log_prob_chunk_tokens and
+  // debug_forward_delay_ms: the dynamic batcher's own options (their defaults are there).
+  BatcherOptions batcher;
   int64_t max_request_tokens = 1 << 20;        // tokens per Score request (ModelInfo reports it)
-  int64_t log_prob_chunk_tokens = 512;         // completion tokens per output-projection chunk
   int64_t threads = 0;                         // LibTorch intra-op threads; 0 = OMP_NUM_THREADS or all cores
   int64_t max_message_bytes = 64LL << 20;      // gRPC receive and send limit of the main port
   int64_t drain_timeout_ms = 30'000;           // SIGTERM: longest in-flight calls may take to finish
   TlsOptions tls;
   std::string auth_token_file;  // a file holding the bearer token; empty = no token required
-  // Testing only: sleep before loading the model (observe NOT_SERVING) / inside every forward.
+  // Testing only: sleep before loading the model (observe NOT_SERVING).
   int64_t debug_load_delay_ms = 0;
-  int64_t debug_forward_delay_ms = 0;
 
   // Every problem at once, each naming the key, the value and the limit, e.g.
   // "max_batch_tokens: 0, must be at least 1", "listen: \"localhost\" is not HOST:PORT". Empty
   // when valid. Files are not opened here (that happens when the server starts).
   std::vector<std::string> Validate() const;
 
-  BatcherOptions Batcher(int64_t pad_id) const;  // the batcher's share of these options
+  BatcherOptions Batcher(int64_t pad_id) const;  // `batcher` with the model's pad id
   ScoreCacheOptions Cache() const;               // the cache's share (cache_sync parsed)
 };
 

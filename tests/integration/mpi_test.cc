@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/common/clock.h"
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
 #include "tests/integration/train_job.h"
@@ -17,7 +18,6 @@
 namespace dpo::testing {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // `mpirun -np <ranks>` with the flags a 2-core test machine needs, then `programs` (MPMD
 // programs are separated by ":" inside it).
@@ -104,7 +104,7 @@ TEST(MpiTrainingTest, ARankThatThrowsEndsTheWholeJobNamingTheRank) {
   const auto started = Clock::now();
   const ProcessResult result =
       RunProcess(Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1"})), Env("rank1.throw:3"), 120);
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double seconds = SecondsSince(started);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("dpo-train rank 1: internal error: injected fault at rank1.throw:3"), std::string::npos)
       << result.output;
@@ -119,7 +119,7 @@ TEST(MpiTrainingTest, AHangingRankIsEndedByTheWatchdogWithExitCode4) {
   const ProcessResult result = RunProcess(
       Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1", "--set", "distributed.timeout_seconds=5"})),
       Env("rank1.hang:2"), 120);
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double seconds = SecondsSince(started);
   EXPECT_EQ(result.exit_code, 4) << result.output;
   EXPECT_NE(result.output.find("dpo-train rank 0: timeout: all-reduce"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("at step 2 did not finish within distributed.timeout_seconds=5 s"), std::string::npos)

@@ -137,13 +137,5 @@ TrainerState ReadCheckpointState(const std::string& dir) {
   return TrainerState::FromJson(ParseStateFile(path), path);
 }
 
-std::string JoinProblems(const std::vector<std::string>& problems) {
-  std::string joined;
-  for (const std::string& problem : problems) {
-    if (!joined.empty()) joined += "; ";
-    joined += problem;
-  }
-  return joined;
-}
 
 }  // namespace dpo

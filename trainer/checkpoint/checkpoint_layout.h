@@ -49,7 +49,4 @@ std::vector<std::string> VerifyCheckpoint(const std::string& dir);
 // Error(kInvalidInput) naming the file and field.
 TrainerState ReadCheckpointState(const std::string& dir);
 
-// Problems joined with "; " for one-line messages.
-std::string JoinProblems(const std::vector<std::string>& problems);
-
 }  // namespace dpo

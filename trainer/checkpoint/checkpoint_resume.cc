@@ -9,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/common/file_io.h"
+#include "core/common/problems.h"
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
 #include "trainer/checkpoint/checkpoint_layout.h"

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/common/run_main.h"
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
@@ -35,11 +36,7 @@ int main(int argc, char** argv) {
 
   return dpo::RunMain("dpo-generate", [&] {
     options.data.truncation_mode = dpo::ParseTruncationMode(truncation_mode);
-    if (const auto problems = sampling.Validate(); !problems.empty()) {
-      std::string message = "invalid sampling options:";
-      for (const auto& problem : problems) message += "\n  " + problem;
-      throw dpo::InvalidInput(message);
-    }
+    dpo::ThrowIfProblems("invalid sampling options:", sampling.Validate());
     const auto prompts = dpo::ReadPromptRows(prompts_path);
     const auto tokenizer = dpo::LoadTokenizerForModel(model_dir, "byte");
     const auto model = dpo::LoadModelDirectory(model_dir);

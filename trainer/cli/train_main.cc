@@ -10,9 +10,9 @@
 
 #include "core/common/error.h"
 #include "core/common/run_main.h"
+#include "job/job_config.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/watchdog.h"
-#include "trainer/config/job_config.h"
 #include "trainer/loop/trainer.h"
 #if DPO_WITH_GRPC
 #include "trainer/reference/remote/remote_reference_scorer.h"
@@ -33,17 +33,7 @@ namespace {
 
 dpo::RemoteReferenceFactory RemoteReference() {
 #if DPO_WITH_GRPC
-  return [](const dpo::ReferenceSection& section) -> std::unique_ptr<dpo::ReferenceScorer> {
-    dpo::RemoteReferenceOptions options;
-    options.address = section.address;
-    options.tls_ca_file = section.tls_ca;
-    options.tls_cert_file = section.tls_cert;
-    options.tls_key_file = section.tls_key;
-    options.auth_token_file = section.auth_token_file;
-    options.expected_fingerprint = section.fingerprint;
-    options.call_timeout_seconds = section.timeout_seconds;
-    options.retry_budget_seconds = section.retry_budget_seconds;
-    options.prefetch_window = static_cast<int>(section.prefetch);
+  return [](const dpo::RemoteReferenceOptions& options) -> std::unique_ptr<dpo::ReferenceScorer> {
     return std::make_unique<dpo::RemoteReferenceScorer>(options);
   };
 #else
@@ -84,7 +74,7 @@ int main(int argc, char** argv) {
   const int code = dpo::RunMain(program.c_str(), [&] {
     const dpo::JobConfig config = dpo::JobConfig::Load(config_path, overrides);
     if (print_config) {
-      std::cout << config.ToYaml();
+      std::cout << config.ToDocumentedYaml();
       return 0;
     }
     dpo::Watchdog watchdog(config.distributed.timeout_seconds, program, "distributed.timeout_seconds");
@@ -96,13 +86,13 @@ int main(int argc, char** argv) {
     if (world_size > 1) communicator = std::make_unique<dpo::MpiCommunicator>(&watchdog, bucket_bytes);
 #endif
 #if DPO_WITH_NCCL
-    if (world_size > 1 && config.training.device == "cuda") {
+    if (world_size > 1 && config.training.device == dpo::DeviceKind::kCuda) {
       bootstrap = std::move(communicator);
       const int device_index = dpo::TrainingDevice(config.training, bootstrap->local_rank()).index();
       communicator = std::make_unique<dpo::NcclCommunicator>(*bootstrap, device_index, &watchdog, bucket_bytes);
     }
 #else
-    if (world_size > 1 && config.training.device == "cuda") {
+    if (world_size > 1 && config.training.device == dpo::DeviceKind::kCuda) {
       throw dpo::InvalidInput("training.device=cuda with " + std::to_string(world_size) +
                               " ranks needs NCCL: this dpo-train was built without it (a CUDA LibTorch and NCCL)");
     }
@@ -115,7 +105,7 @@ int main(int argc, char** argv) {
     if (const std::string address = dpo::RankMetricsAddress(config.metrics.prometheus_listen, communicator->local_rank());
         !address.empty() && !dry_run) {
       exporter = std::make_unique<dpo::PrometheusExporter>(address, communicator->rank(), config.training.loss.beta,
-                                                           config.training.device);
+                                                           dpo::JobEnumName(config.training.device));
       services.observer = exporter.get();
       std::cerr << program << ": metrics at http://" << address << "/metrics\n";
     }

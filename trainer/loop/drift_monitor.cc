@@ -28,4 +28,9 @@ std::optional<std::string> DriftMonitor::Observe(int64_t step, const std::map<st
   return message.str();
 }
 
+void DriftMonitor::OnStep(const StepReport& report) {
+  const std::optional<std::string> warning = Observe(report.step, report.means);
+  if (warning && warn_) warn_(*warning);
+}
+
 }  // namespace dpo

@@ -4,16 +4,27 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "trainer/loop/training_observer.h"
 
 namespace dpo {
 
-class DriftMonitor {
+class DriftMonitor final : public TrainingObserver {
  public:
-  // `threshold_nats` <= 0 disables the monitor.
-  explicit DriftMonitor(double threshold_nats) : threshold_nats_(threshold_nats) {}
+  using WarningSink = std::function<void(const std::string& warning)>;
+
+  // `threshold_nats` <= 0 disables the monitor. As an observer it hands its warning to `warn`
+  // (e.g. print it on rank 0; empty: drop it).
+  explicit DriftMonitor(double threshold_nats, WarningSink warn = {})
+      : threshold_nats_(threshold_nats), warn_(std::move(warn)) {}
+
+  // Observe(report.step, report.means), passing a warning to the sink.
+  void OnStep(const StepReport& report) override;
 
   // `means` holds PairMetricSums::Means() of one step (logps/chosen, logps/rejected,
   // rewards/margins). Returns a warning, once per run, the first time logps/chosen is more
@@ -22,6 +33,7 @@ class DriftMonitor {
 
  private:
   double threshold_nats_;
+  WarningSink warn_;
   std::optional<double> first_chosen_;
   std::optional<double> first_rejected_;
   bool warned_ = false;

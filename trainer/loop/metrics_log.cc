@@ -38,8 +38,8 @@ void MetricsLog::Write(const nlohmann::json& record) {
   if (!out_) throw Error(ErrorKind::kInternal, "cannot write to " + path_);
 }
 
-ProgressLine::ProgressLine(const std::string& mode) : terminal_(::isatty(STDERR_FILENO) != 0) {
-  enabled_ = mode == "always" || (mode == "auto" && terminal_);
+ProgressLine::ProgressLine(ProgressMode mode) : terminal_(::isatty(STDERR_FILENO) != 0) {
+  enabled_ = mode == ProgressMode::kAlways || (mode == ProgressMode::kAuto && terminal_);
 }
 
 void ProgressLine::Update(int64_t step, int64_t total_steps, double loss, double accuracy, double margin,

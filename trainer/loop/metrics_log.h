@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "job/job_config.h"
+
 namespace dpo {
 
 class MetricsLog {
@@ -26,8 +28,8 @@ class MetricsLog {
 // Prints a one-line progress report with an ETA to stderr, overwriting itself on a terminal.
 class ProgressLine {
  public:
-  // mode: "auto" (only when stderr is a terminal), "always", "never".
-  explicit ProgressLine(const std::string& mode);
+  // kAuto: only when stderr is a terminal.
+  explicit ProgressLine(ProgressMode mode);
   void Update(int64_t step, int64_t total_steps, double loss, double accuracy, double margin, double pairs_per_second,
               double seconds_left);
   void Finish();

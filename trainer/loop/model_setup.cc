@@ -6,12 +6,13 @@
 #include "core/common/error.h"
 #include "core/model/pretrained.h"
 #include "core/tokenizer/tokenizer_files.h"
+#include "job/job_tokenizer.h"
 
 namespace dpo {
 namespace {
 
 std::shared_ptr<CausalLm> BuildInitialModel(const JobConfig& config, const Tokenizer& tokenizer) {
-  if (config.model.init != "random") return LoadModelDirectory(config.model.init);
+  if (!config.model.random_init()) return LoadModelDirectory(config.model.init);
   ModelConfig architecture = config.model.architecture;
   if (architecture.vocab_size == 0) architecture.vocab_size = tokenizer.VocabSize();
   architecture.bos_token_id = tokenizer.BosId().value_or(tokenizer.EosId());
@@ -33,7 +34,7 @@ void CheckCompatible(const CausalLm& model, const Tokenizer& tokenizer, const Jo
 }  // namespace
 
 c10::Device TrainingDevice(const TrainingSection& training, int local_rank) {
-  if (training.device == "cpu") return c10::Device(c10::kCPU);
+  if (training.device == DeviceKind::kCpu) return c10::Device(c10::kCPU);
   if (!torch::cuda::is_available()) {
     throw InvalidInput("training.device=cuda: no CUDA GPU is visible to this process, or this dpo-train was built "
                        "with a LibTorch without CUDA");
@@ -44,8 +45,7 @@ c10::Device TrainingDevice(const TrainingSection& training, int local_rank) {
 
 TrainingModels BuildTrainingModels(const JobConfig& config, bool needs_local_reference) {
   TrainingModels models;
-  models.tokenizer = config.model.init == "random" ? CreateTokenizer(config.tokenizer)
-                                                   : LoadTokenizerForModel(config.model.init, config.tokenizer);
+  models.tokenizer = JobTokenizer(config);
   models.policy = BuildInitialModel(config, *models.tokenizer);
   models.policy->SetGradientCheckpointing(config.model.gradient_checkpointing);
   CheckCompatible(*models.policy, *models.tokenizer, config, "the policy model");

@@ -8,7 +8,7 @@
 
 #include "core/model/causal_lm.h"
 #include "core/tokenizer/tokenizer.h"
-#include "trainer/config/job_config.h"
+#include "job/job_config.h"
 
 namespace dpo {
 

@@ -46,8 +46,7 @@ LossNormalizer PreferenceStep::NormalizerFor(const std::vector<TokenizedPair>& p
 }
 
 void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices,
-                         const LossNormalizer& normalizer, const PrecomputedReference* precomputed, bool backward,
-                         StepTotals& totals) {
+                         const LossNormalizer& normalizer, bool backward, StepTotals& totals) {
   const int64_t b = static_cast<int64_t>(indices.size());
   const SequenceBatch batch = CollatePairs(Select(pairs, indices), pad_id_);  // on the CPU
   std::optional<BfloatAutocastGuard> autocast(std::in_place, bf16_autocast_);
@@ -60,15 +59,7 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
   inputs.policy_rejected_log_probs = policy.sum_log_probs.slice(0, b);
   inputs.chosen_token_counts = policy.token_counts.slice(0, 0, b);
   inputs.rejected_token_counts = policy.token_counts.slice(0, b);
-  if (precomputed != nullptr) {
-    std::vector<float> chosen, rejected;
-    for (const int64_t index : indices) {
-      chosen.push_back(precomputed->chosen.at(static_cast<size_t>(index)));
-      rejected.push_back(precomputed->rejected.at(static_cast<size_t>(index)));
-    }
-    inputs.reference_chosen_log_probs = torch::tensor(chosen, policy.sum_log_probs.options().requires_grad(false));
-    inputs.reference_rejected_log_probs = torch::tensor(rejected, policy.sum_log_probs.options().requires_grad(false));
-  } else if (reference_ != nullptr) {
+  if (reference_ != nullptr) {
     const at::Tensor reference = reference_->Score(batch).to(policy.sum_log_probs.device());
     inputs.reference_chosen_log_probs = reference.slice(0, 0, b);
     inputs.reference_rejected_log_probs = reference.slice(0, b);
@@ -83,26 +74,6 @@ void PreferenceStep::Run(const std::vector<TokenizedPair>& pairs, const std::vec
   totals.metrics.Add(ComputePairMetricSums(loss_.options().beta, inputs, policy.sum_mean_logits.slice(0, 0, b),
                                            policy.sum_mean_logits.slice(0, b)));
   totals.tokens += batch.num_tokens;
-}
-
-PrecomputedReference PreferenceStep::PrecomputeReference(const std::vector<TokenizedPair>& pairs, int64_t batch_size) {
-  if (reference_ == nullptr) throw Error(ErrorKind::kInternal, "PrecomputeReference: this step has no reference");
-  PrecomputedReference table;
-  table.chosen.resize(pairs.size());
-  table.rejected.resize(pairs.size());
-  const int64_t n = static_cast<int64_t>(pairs.size());
-  for (int64_t start = 0; start < n; start += batch_size) {
-    std::vector<int64_t> indices;
-    for (int64_t i = start; i < std::min(n, start + batch_size); ++i) indices.push_back(i);
-    const int64_t b = static_cast<int64_t>(indices.size());
-    const BfloatAutocastGuard autocast(bf16_autocast_);
-    const at::Tensor scores = reference_->Score(CollatePairs(Select(pairs, indices), pad_id_)).to(torch::kCPU);
-    for (int64_t k = 0; k < b; ++k) {
-      table.chosen[static_cast<size_t>(start + k)] = scores[k].item<float>();
-      table.rejected[static_cast<size_t>(start + k)] = scores[b + k].item<float>();
-    }
-  }
-  return table;
 }
 
 }  // namespace dpo

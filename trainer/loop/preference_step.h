@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include <c10/core/Device.h>
@@ -26,16 +25,10 @@ struct StepTotals {
   int64_t tokens = 0;      // non-padding tokens of chosen + rejected sequences
 };
 
-// Reference log-probs by pair index, computed once for a whole data set (reference.precompute).
-struct PrecomputedReference {
-  std::vector<float> chosen;    // [pair index]
-  std::vector<float> rejected;  // [pair index]
-};
-
 class PreferenceStep {
  public:
-  // `reference` may be null when the loss needs no reference (sft, simpo) or when every call
-  // passes a precomputed table. The objects must outlive this one. Batches go to the device the
+  // `reference` may be null when the loss needs no reference (sft, simpo); a precomputed table is
+  // one more scorer (PrecomputedReferenceScorer). The objects must outlive this one. Batches go to the device the
   // policy is on at construction; `bf16_autocast` runs the forward passes (policy and reference)
   // under bf16 autocast.
   PreferenceStep(CausalLm& policy, ReferenceScorer* reference, const DpoLoss& loss, TokenId pad_id,
@@ -44,20 +37,15 @@ class PreferenceStep {
   // Forward of the pairs `indices` of `pairs`; with `backward`, also accumulates the gradients
   // of loss(normalizer) into the policy's .grad. Adds the loss value, metrics and tokens to
   // `totals`.
+  // Throws Error(kReferenceUnavailable) when the reference scorer cannot answer.
   void Run(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices,
-           const LossNormalizer& normalizer, const PrecomputedReference* precomputed, bool backward,
-           StepTotals& totals);
+           const LossNormalizer& normalizer, bool backward, StepTotals& totals);
 
   // Tells the reference scorer that the pairs `indices` will be scored soon (no-op without one).
   void Prefetch(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
 
   // The normalizer of a set of pairs: the loss of Run() over them is then their mean.
   static LossNormalizer NormalizerFor(const std::vector<TokenizedPair>& pairs, const std::vector<int64_t>& indices);
-
-  // Scores every pair with this step's reference in fixed batches of `batch_size` pairs
-  // (deterministic: the same values whatever the later training order), under the same autocast
-  // as Run() scores it online, so a bf16 run gives the same loss with or without precompute.
-  PrecomputedReference PrecomputeReference(const std::vector<TokenizedPair>& pairs, int64_t batch_size);
 
  private:
   CausalLm& policy_;

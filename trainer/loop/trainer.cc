@@ -3,11 +3,11 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
 #include "core/common/sha256.h"
 #include "core/data/pair_sampler.h"
@@ -15,29 +15,26 @@
 #include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
 #include "core/optim/fused_adamw.h"
+#include "core/optim/lr_schedule.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
-#include "trainer/checkpoint/fault_injection.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/gradient_sync.h"
 #include "trainer/comm/watchdog.h"
-#include "trainer/loop/lr_schedule.h"
-#include "trainer/loop/metrics_log.h"
-#include "trainer/loop/model_setup.h"
-#include "trainer/loop/preference_step.h"
 #include "trainer/loop/drift_monitor.h"
+#include "trainer/loop/metrics_log.h"
+#include "trainer/loop/metrics_reporter.h"
+#include "trainer/loop/model_setup.h"
 #include "trainer/loop/rank_agreement.h"
-#include "trainer/loop/training_observer.h"
 #include "trainer/loop/stop_signal.h"
-#include "trainer/reference/reference_scorer.h"
+#include "trainer/loop/train_step.h"
+#include "trainer/loop/training_observer.h"
 #include "trainer/reference/observed_reference_scorer.h"
+#include "trainer/reference/precomputed_reference_scorer.h"
+#include "trainer/reference/reference_scorer.h"
 
 namespace dpo {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
 // `report`: write rejects.jsonl and the summary line (rank 0 of a training run).
 PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, const DataOptions& options,
@@ -58,38 +55,6 @@ PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, 
   return dataset;
 }
 
-// Sums `totals` (loss, pair metrics, tokens) over every rank, in place.
-void ReduceTotals(Communicator& communicator, StepTotals& totals) {
-  std::vector<double> sums = totals.metrics.Pack();
-  sums.push_back(totals.loss);
-  sums.push_back(static_cast<double>(totals.tokens));
-  communicator.AllReduceSum(sums);
-  totals.tokens = static_cast<int64_t>(sums.back());
-  sums.pop_back();
-  totals.loss = sums.back();
-  sums.pop_back();
-  totals.metrics = PairMetricSums::Unpack(sums);
-}
-
-// Metric sums of the steps since the last log line.
-struct LogInterval {
-  int64_t steps = 0;
-  double loss = 0;
-  PairMetricSums metrics;
-  int64_t tokens = 0;
-  int64_t pairs = 0;
-  double grad_sync_seconds = 0;  // time in the gradient all-reduce
-  Clock::time_point started = Clock::now();
-};
-
-// Zeroes gradients in place (unlike Optimizer::zero_grad in LibTorch 2.x, which frees them and
-// would drop the bucket views of AssignBucketViewGradients).
-void ZeroGradients(const std::vector<at::Tensor>& parameters) {
-  for (const auto& parameter : parameters) {
-    if (parameter.grad().defined()) parameter.grad().zero_();
-  }
-}
-
 // The tensors that define a model's state: parameters (detached views) and buffers.
 std::vector<at::Tensor> StateTensors(torch::nn::Module& module) {
   std::vector<at::Tensor> tensors;
@@ -105,25 +70,29 @@ struct Trainer::State {
   PreferenceDataset train;
   std::optional<PreferenceDataset> eval;
   std::unique_ptr<DpoLoss> loss;
-  std::unique_ptr<ReferenceScorer> reference;
-  ObservedReferenceScorer* observed_reference = nullptr;  // `reference`, timed
-  std::optional<PrecomputedReference> precomputed;
-  std::unique_ptr<PreferenceStep> step_runner;
+  // Reference log-probs: the local or remote scorer, timed and watched; with
+  // reference.precompute, a table in front of it. `reference` is the one the steps ask (null for
+  // a reference-free loss).
+  std::unique_ptr<ObservedReferenceScorer> observed_reference;
+  std::unique_ptr<PrecomputedReferenceScorer> precomputed_reference;
+  ReferenceScorer* reference = nullptr;
+  std::unique_ptr<PreferenceStep> micro_batches;
   std::unique_ptr<FusedAdamW> optimizer;
   std::unique_ptr<GradientSync> gradient_sync;  // world size > 1
   std::unique_ptr<PairSampler> sampler;
   std::unique_ptr<LrSchedule> schedule;
+  std::unique_ptr<TrainStep> step;
   std::unique_ptr<CheckpointManager> checkpoints;
-  std::unique_ptr<MetricsLog> metrics_log;
+  // Reporting: observers of every step and evaluation, in this order.
+  std::unique_ptr<MetricsLog> metrics_log;  // rank 0
   std::unique_ptr<ProgressLine> progress;
+  std::unique_ptr<MetricsReporter> reporter;
+  std::unique_ptr<DriftMonitor> drift;
+  std::vector<TrainingObserver*> observers;
   std::string reference_fingerprint;
   int64_t total_steps = 0;
   TrainerState trainer_state;
   int64_t last_saved_step = -1;
-  LogInterval interval;
-  std::unique_ptr<DriftMonitor> drift;
-  Clock::time_point run_started = Clock::now();
-  int64_t steps_this_run = 0;
 };
 
 Trainer::Trainer(JobConfig config, Communicator& communicator, TrainerServices services)
@@ -139,7 +108,7 @@ void Trainer::Setup(bool for_training) {
   if (writer && for_training) std::filesystem::create_directories(config_.output.dir);
 
   s.loss = std::make_unique<DpoLoss>(config_.training.loss);
-  const bool remote = config_.reference.mode == "server";
+  const bool remote = config_.reference.mode == ReferenceMode::kServer;
   s.models = BuildTrainingModels(config_, s.loss->needs_reference() && !remote);
   if (for_training) {
     const c10::Device device = TrainingDevice(config_.training, communicator_.local_rank());
@@ -160,45 +129,8 @@ void Trainer::Setup(bool for_training) {
   if (!for_training) return;
   AgreeOnStart();
 
-  const LogProbOptions log_prob_options{config_.model.log_prob_chunk_tokens};
-  if (s.loss->needs_reference()) {
-    if (remote) {
-      if (!services_.remote_reference) {
-        throw InvalidInput("reference.mode=server: this dpo-train was built without gRPC (DPO_WITH_GRPC=OFF)");
-      }
-      s.reference = services_.remote_reference(config_.reference);
-    } else {
-      s.reference = std::make_unique<LocalReferenceScorer>(
-          s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);
-    }
-    auto observed = std::make_unique<ObservedReferenceScorer>(std::move(s.reference), services_.watchdog);
-    s.observed_reference = observed.get();
-    s.reference = std::move(observed);
-    s.reference_fingerprint = s.reference->Fingerprint();
-  }
-  s.step_runner = std::make_unique<PreferenceStep>(*s.models.policy, s.reference.get(), *s.loss, tokenizer.PadId(),
-                                                   log_prob_options, t.mixed_precision == "bf16");
-  if (s.reference && config_.reference.precompute) {
-    const auto started = Clock::now();
-    s.precomputed = s.step_runner->PrecomputeReference(s.train.pairs, t.per_device_batch_size);
-    if (writer) {
-      std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in " << Seconds(started)
-                << " s\n";
-    }
-  }
-  s.optimizer = std::make_unique<FusedAdamW>(
-      s.models.policy->module().parameters(),
-      torch::optim::AdamWOptions(t.learning_rate)
-          .betas({t.adam_beta1, t.adam_beta2})
-          .eps(t.adam_epsilon)
-          .weight_decay(t.weight_decay));
-  if (communicator_.world_size() > 1) {
-    s.gradient_sync = std::make_unique<GradientSync>(communicator_, s.models.policy->module().parameters(),
-                                                     static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024),
-                                                     config_.distributed.overlap);
-  }
-  s.schedule = std::make_unique<LrSchedule>(ParseLrScheduler(t.lr_scheduler), t.learning_rate, t.warmup_steps,
-                                            s.total_steps);
+  SetUpReference();
+  SetUpStep();
   s.checkpoints = std::make_unique<CheckpointManager>(config_.output.dir, static_cast<int>(config_.output.save_total_limit));
   s.checkpoints->set_max_shard_bytes(config_.output.max_shard_size_mb * 1'000'000);
 
@@ -213,12 +145,96 @@ void Trainer::Setup(bool for_training) {
                         "\n  reference: " + s.reference_fingerprint + "\n  step: " + std::to_string(s.trainer_state.step) + "\n",
                     "the weights");
   }
-  const int64_t resumed_step = s.last_saved_step;
-  if (writer) s.metrics_log = std::make_unique<MetricsLog>(config_.output.dir + "/metrics.jsonl", resumed_step);
-  s.progress = std::make_unique<ProgressLine>(writer ? config_.metrics.progress : std::string("never"));
-  s.drift = std::make_unique<DriftMonitor>(config_.metrics.drift_warning_nats);
-  if (services_.observer != nullptr) services_.observer->OnDataLoaded(s.train.dropped_by_reason);
+  SetUpReporting();
+  for (TrainingObserver* observer : s.observers) observer->OnDataLoaded(s.train.dropped_by_reason);
   s.models.policy->module().train();
+}
+
+void Trainer::SetUpReference() {
+  State& s = *state_;
+  const TrainingSection& t = config_.training;
+  const Tokenizer& tokenizer = *s.models.tokenizer;
+  const LogProbOptions& log_prob_options = config_.model.log_probs;
+  const bool bf16 = t.mixed_precision == MixedPrecision::kBf16;
+  if (s.loss->needs_reference()) {
+    std::unique_ptr<ReferenceScorer> scorer;
+    if (config_.reference.mode == ReferenceMode::kServer) {
+      if (!services_.remote_reference) {
+        throw InvalidInput("reference.mode=server: this dpo-train was built without gRPC (DPO_WITH_GRPC=OFF)");
+      }
+      scorer = services_.remote_reference(config_.reference.server);
+    } else {
+      scorer = std::make_unique<LocalReferenceScorer>(
+          s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);
+    }
+    s.observed_reference = std::make_unique<ObservedReferenceScorer>(std::move(scorer), services_.watchdog);
+    s.reference = s.observed_reference.get();
+    s.reference_fingerprint = s.reference->Fingerprint();
+  }
+  if (s.reference != nullptr && config_.reference.precompute) {
+    const Clock::time_point started = Clock::now();
+    s.precomputed_reference = std::make_unique<PrecomputedReferenceScorer>(
+        *s.observed_reference, s.train.pairs, t.per_device_batch_size, tokenizer.PadId(), bf16);
+    s.reference = s.precomputed_reference.get();
+    if (communicator_.rank() == 0) {
+      std::cerr << "reference log-probs precomputed for " << s.train.pairs.size() << " pairs in "
+                << SecondsSince(started) << " s\n";
+    }
+  }
+  s.micro_batches =
+      std::make_unique<PreferenceStep>(*s.models.policy, s.reference, *s.loss, tokenizer.PadId(), log_prob_options, bf16);
+}
+
+void Trainer::SetUpStep() {
+  State& s = *state_;
+  const TrainingSection& t = config_.training;
+  s.optimizer = std::make_unique<FusedAdamW>(
+      s.models.policy->module().parameters(),
+      torch::optim::AdamWOptions(t.learning_rate)
+          .betas({t.adam_beta1, t.adam_beta2})
+          .eps(t.adam_epsilon)
+          .weight_decay(t.weight_decay));
+  if (communicator_.world_size() > 1) {
+    s.gradient_sync = std::make_unique<GradientSync>(communicator_, s.models.policy->module().parameters(),
+                                                     static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024),
+                                                     config_.distributed.overlap);
+  }
+  s.schedule = std::make_unique<LrSchedule>(t.lr_scheduler, t.learning_rate, t.warmup_steps,
+                                            s.total_steps);
+  TrainStepParts parts;
+  parts.micro_batches = s.micro_batches.get();
+  parts.pairs = &s.train.pairs;
+  parts.parameters = s.models.policy->module().parameters();
+  parts.optimizer = s.optimizer.get();
+  parts.schedule = s.schedule.get();
+  parts.communicator = &communicator_;
+  parts.gradient_sync = s.gradient_sync.get();
+  parts.micro_batch_size = t.per_device_batch_size;
+  parts.accumulation_steps = t.gradient_accumulation_steps;
+  parts.max_grad_norm = t.max_grad_norm;
+  s.step = std::make_unique<TrainStep>(std::move(parts));
+}
+
+void Trainer::SetUpReporting() {
+  State& s = *state_;
+  const bool writer = communicator_.rank() == 0;
+  if (writer) s.metrics_log = std::make_unique<MetricsLog>(config_.output.dir + "/metrics.jsonl", s.last_saved_step);
+  s.progress = std::make_unique<ProgressLine>(writer ? config_.metrics.progress : ProgressMode::kNever);
+  MetricsReporterOptions reporting;
+  reporting.logging_steps = config_.training.logging_steps;
+  reporting.beta = config_.training.loss.beta;
+  reporting.world_size = communicator_.world_size();
+  s.reporter = std::make_unique<MetricsReporter>(reporting, s.metrics_log.get(), *s.progress);
+  DriftMonitor::WarningSink print_on_rank0;
+  if (writer) {
+    print_on_rank0 = [progress = s.progress.get()](const std::string& warning) {
+      progress->Finish();
+      std::cerr << warning << "\n";
+    };
+  }
+  s.drift = std::make_unique<DriftMonitor>(config_.metrics.drift_warning_nats, print_on_rank0);
+  s.observers = {s.reporter.get(), s.drift.get()};
+  if (services_.observer != nullptr) s.observers.push_back(services_.observer);
 }
 
 void Trainer::AgreeOnStart() {
@@ -298,7 +314,7 @@ void Trainer::DryRun(std::ostream& out) {
   if (s.eval) out << "  data.eval: " << s.eval->pairs.size() << " pairs kept, " << s.eval->rejected.size() << " dropped\n";
   out << "  model: " << s.models.policy->config().model_type << ", " << s.models.policy->config().NumParameters()
       << " parameters, tokenizer " << s.models.tokenizer->Name() << "\n"
-      << "  reference: " << (s.loss->needs_reference() ? config_.reference.mode : std::string("none (reference-free loss)"))
+      << "  reference: " << (s.loss->needs_reference() ? JobEnumName(config_.reference.mode) : "none (reference-free loss)")
       << "\n"
       << "  ranks: " << communicator_.world_size() << ", global batch "
       << t.per_device_batch_size * t.gradient_accumulation_steps * communicator_.world_size() << " pairs ("
@@ -311,8 +327,6 @@ int Trainer::Run() {
   InstallStopSignalHandlers();
   Setup(/*for_training=*/true);
   State& s = *state_;
-  s.run_started = Clock::now();
-  s.interval = LogInterval{};
   while (s.trainer_state.step < s.total_steps) {
     if (AgreeToStop()) {
       s.progress->Finish();
@@ -324,15 +338,12 @@ int Trainer::Run() {
       }
       return 0;
     }
-    try {
-      TrainStep();
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
+    const StepResult result = TrainOneStep();
+    if (result.reference_failure) {
       // The failed step was not applied: keep the work done so far, then stop (exit 3).
       s.progress->Finish();
-      ZeroGradients(s.models.policy->module().parameters());
       if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
-      throw;
+      throw *result.reference_failure;
     }
     const int64_t step = s.trainer_state.step;
     if (config_.training.eval_steps > 0 && s.eval && step % config_.training.eval_steps == 0) Evaluate();
@@ -345,164 +356,80 @@ int Trainer::Run() {
   return 0;
 }
 
-std::vector<int64_t> Trainer::MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const {
-  const int64_t size = config_.training.per_device_batch_size;
-  const auto begin = rank_shard.begin() + micro * size;
-  return std::vector<int64_t>(begin, begin + size);
+StepResult Trainer::TrainOneStep() {
+  State& s = *state_;
+  const int64_t step = s.trainer_state.step;
+  const Clock::time_point started = Clock::now();
+  if (services_.watchdog != nullptr) services_.watchdog->SetStep(step + 1);
+  const std::vector<int64_t> shard = s.sampler->RankShard();
+  if (config_.reference.mode == ReferenceMode::kServer) PrefetchReference(shard);
+  StepResult result = s.step->Run(step, s.sampler->GlobalBatch(), shard);
+  if (!result.reference_failure) RecordStep(result, SecondsSince(started));
+  return result;
+}
+
+void Trainer::RecordStep(const StepResult& result, double step_seconds) {
+  State& s = *state_;
+  const TrainingSection& t = config_.training;
+  TrainerState& state = s.trainer_state;
+  const int64_t step_number = state.step + 1;
+  const double loss = result.totals.loss;
+  if (result.applied) {
+    state.consecutive_skipped_steps = 0;
+  } else {
+    ++state.skipped_steps;
+    ++state.consecutive_skipped_steps;
+    std::cerr << "step " << step_number << ": non-finite " << (std::isfinite(loss) ? "gradient" : "loss") << " (loss "
+              << loss << ", grad_norm " << result.grad_norm << "); update skipped\n";
+    if (state.consecutive_skipped_steps >= t.max_consecutive_skipped_steps) {
+      throw InvalidInput("training stopped at step " + std::to_string(step_number) + ": " +
+                         std::to_string(state.consecutive_skipped_steps) +
+                         " consecutive steps had a non-finite loss or gradient (training.max_consecutive_skipped_steps=" +
+                         std::to_string(t.max_consecutive_skipped_steps) + "); lower training.learning_rate or check the data");
+    }
+  }
+  s.sampler->Advance();
+  state.step = step_number;
+  state.sampler = s.sampler->State();
+  state.tokens_seen += result.totals.tokens;
+  state.pairs_seen += s.sampler->global_batch_size();
+
+  StepReport report;
+  report.step = step_number;
+  report.total_steps = s.total_steps;
+  report.epoch = static_cast<double>(step_number) / static_cast<double>(s.sampler->StepsPerEpoch());
+  report.loss = loss;
+  report.metric_sums = result.totals.metrics;
+  report.means = result.totals.metrics.Means();
+  report.grad_norm = result.grad_norm;
+  report.learning_rate = result.learning_rate;
+  report.tokens = result.totals.tokens;
+  report.pairs = s.sampler->global_batch_size();
+  report.skipped = !result.applied;
+  if (!result.applied) report.skip_reason = std::isfinite(loss) ? "nonfinite_gradient" : "nonfinite_loss";
+  report.step_seconds = step_seconds;
+  report.reference_wait_seconds = s.observed_reference != nullptr ? s.observed_reference->TakeWaitSeconds() : 0.0;
+  report.allreduce_seconds = result.grad_sync_seconds;
+  report.tokens_seen = state.tokens_seen;
+  report.skipped_steps = state.skipped_steps;
+  for (TrainingObserver* observer : s.observers) observer->OnStep(report);
 }
 
 void Trainer::PrefetchReference(const std::vector<int64_t>& shard) {
   State& s = *state_;
-  if (config_.reference.prefetch <= 0) return;
+  const int64_t prefetch = config_.reference.server.prefetch_window;
+  if (prefetch <= 0) return;
   // This step's and the next step's micro-batches, in the order they will be scored.
   PairSampler next = *s.sampler;
   next.Advance();
   const std::vector<int64_t> next_shard = next.RankShard();
   int64_t announced = 0;
   for (const auto* source : {&shard, &next_shard}) {
-    for (int64_t micro = 0; micro < config_.training.gradient_accumulation_steps && announced < config_.reference.prefetch;
+    for (int64_t micro = 0; micro < config_.training.gradient_accumulation_steps && announced < prefetch;
          ++micro, ++announced) {
-      s.step_runner->Prefetch(s.train.pairs, MicroBatch(*source, micro));
+      s.micro_batches->Prefetch(s.train.pairs, s.step->MicroBatch(*source, micro));
     }
   }
-}
-
-void Trainer::ObserveStep(const StepReport& report) {
-  State& s = *state_;
-  if (const auto warning = s.drift->Observe(report.step, report.means); warning && communicator_.rank() == 0) {
-    s.progress->Finish();
-    std::cerr << *warning << "\n";
-  }
-  if (services_.observer != nullptr) services_.observer->OnStep(report);
-}
-
-void Trainer::TrainStep() {
-  State& s = *state_;
-  const TrainingSection& t = config_.training;
-  const int64_t step = s.trainer_state.step;
-  const auto step_started = Clock::now();
-  if (services_.watchdog != nullptr) services_.watchdog->SetStep(step + 1);
-  const double learning_rate = s.schedule->At(step);
-  for (auto& group : s.optimizer->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
-  }
-
-  const std::vector<int64_t> shard = s.sampler->RankShard();
-  const LossNormalizer normalizer = PreferenceStep::NormalizerFor(s.train.pairs, s.sampler->GlobalBatch());
-  const PrecomputedReference* precomputed = s.precomputed ? &*s.precomputed : nullptr;
-  if (precomputed == nullptr && config_.reference.mode == "server") PrefetchReference(shard);
-  StepTotals totals;
-  std::optional<Error> reference_failure;
-  try {
-    for (int64_t micro = 0; micro < t.gradient_accumulation_steps; ++micro) {
-      if (s.gradient_sync && micro + 1 == t.gradient_accumulation_steps) s.gradient_sync->Arm();
-      s.step_runner->Run(s.train.pairs, MicroBatch(shard, micro), normalizer, precomputed, /*backward=*/true, totals);
-    }
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
-    reference_failure = e;
-  }
-  const std::string fault_point = "rank" + std::to_string(communicator_.rank());
-  for (const char* action : {".throw", ".hang", ".kill"}) MaybeInjectFault(fault_point + action, step + 1);
-
-  auto parameters = s.models.policy->module().parameters();
-  double grad_sync_seconds = 0;
-  if (s.gradient_sync) {
-    // Also after a failed micro-batch: every rank must issue the same collectives.
-    const auto sync_started = Clock::now();
-    s.gradient_sync->Finish();
-    grad_sync_seconds = Seconds(sync_started);
-  }
-  if (communicator_.world_size() > 1) {
-    // All ranks skip the step together when any rank could not get its reference log-probs.
-    std::vector<double> failed{reference_failure ? 1.0 : 0.0};
-    communicator_.AllReduceSum(failed);
-    if (failed[0] > 0 && !reference_failure) {
-      reference_failure = Error(ErrorKind::kReferenceUnavailable,
-                                "step " + std::to_string(step + 1) + ": another rank could not get reference log-probs (see its log)");
-    }
-  }
-  if (reference_failure) throw *reference_failure;
-  if (communicator_.world_size() > 1) ReduceTotals(communicator_, totals);
-  const double max_norm = t.max_grad_norm > 0 ? t.max_grad_norm : std::numeric_limits<double>::infinity();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
-  // Gradients and totals are identical on every rank after the sync, so every rank takes the
-  // same skip decision.
-  const bool finite = std::isfinite(totals.loss) && std::isfinite(grad_norm);
-  if (finite) {
-    s.optimizer->step();
-    s.trainer_state.consecutive_skipped_steps = 0;
-  } else {
-    ++s.trainer_state.skipped_steps;
-    ++s.trainer_state.consecutive_skipped_steps;
-    std::cerr << "step " << step + 1 << ": non-finite " << (std::isfinite(totals.loss) ? "gradient" : "loss")
-              << " (loss " << totals.loss << ", grad_norm " << grad_norm << "); update skipped\n";
-    if (s.trainer_state.consecutive_skipped_steps >= t.max_consecutive_skipped_steps) {
-      throw InvalidInput("training stopped at step " + std::to_string(step + 1) + ": " +
-                         std::to_string(s.trainer_state.consecutive_skipped_steps) +
-                         " consecutive steps had a non-finite loss or gradient (training.max_consecutive_skipped_steps=" +
-                         std::to_string(t.max_consecutive_skipped_steps) + "); lower training.learning_rate or check the data");
-    }
-  }
-  ZeroGradients(parameters);
-  s.sampler->Advance();
-  s.trainer_state.step = step + 1;
-  s.trainer_state.sampler = s.sampler->State();
-  s.trainer_state.tokens_seen += totals.tokens;
-  s.trainer_state.pairs_seen += s.sampler->global_batch_size();
-  ++s.steps_this_run;
-
-  StepReport report;
-  report.step = step + 1;
-  report.loss = totals.loss;
-  report.means = totals.metrics.Means();
-  report.grad_norm = grad_norm;
-  report.learning_rate = learning_rate;
-  report.tokens = totals.tokens;
-  report.pairs = s.sampler->global_batch_size();
-  report.skipped = !finite;
-  if (!finite) report.skip_reason = std::isfinite(totals.loss) ? "nonfinite_gradient" : "nonfinite_loss";
-  report.step_seconds = Seconds(step_started);
-  report.reference_wait_seconds = s.observed_reference != nullptr ? s.observed_reference->TakeWaitSeconds() : 0.0;
-  report.allreduce_seconds = grad_sync_seconds;
-  ObserveStep(report);
-
-  LogInterval& interval = s.interval;
-  ++interval.steps;
-  interval.loss += totals.loss;
-  interval.metrics.Add(totals.metrics);
-  interval.tokens += totals.tokens;
-  interval.pairs += s.sampler->global_batch_size();
-  interval.grad_sync_seconds += grad_sync_seconds;
-  const int64_t done = s.trainer_state.step;
-  if (done % t.logging_steps != 0 && done != s.total_steps) return;
-
-  const double seconds = std::max(1e-9, Seconds(interval.started));
-  const auto means = interval.metrics.Means();
-  nlohmann::json record = {
-      {"step", done},
-      {"epoch", static_cast<double>(done) / static_cast<double>(s.sampler->StepsPerEpoch())},
-      {"loss", interval.loss / static_cast<double>(interval.steps)},
-      {"grad_norm", grad_norm},
-      {"learning_rate", learning_rate},
-      {"num_tokens", s.trainer_state.tokens_seen},
-      {"pairs/s", static_cast<double>(interval.pairs) / seconds},
-      {"tokens/s", static_cast<double>(interval.tokens) / seconds},
-      {"skipped_steps", s.trainer_state.skipped_steps},
-      {"time/step_s", seconds / static_cast<double>(interval.steps)},
-  };
-  if (communicator_.world_size() > 1) {
-    record["time/grad_sync_s"] = interval.grad_sync_seconds / static_cast<double>(interval.steps);
-  }
-  for (const auto& [key, value] : means) record[key] = value;
-  // The KL proxy: mean log pi - log pi_ref of the chosen and of the rejected responses (nats).
-  record["log_ratio/chosen"] = means.at("rewards/chosen") / config_.training.loss.beta;
-  record["log_ratio/rejected"] = means.at("rewards/rejected") / config_.training.loss.beta;
-  if (s.metrics_log) s.metrics_log->Write(record);
-  const double per_step = Seconds(s.run_started) / static_cast<double>(s.steps_this_run);
-  s.progress->Update(done, s.total_steps, record["loss"], means.at("rewards/accuracies"), means.at("rewards/margins"),
-                     record["pairs/s"], per_step * static_cast<double>(s.total_steps - done));
-  interval = LogInterval{};
 }
 
 void Trainer::Evaluate() {
@@ -522,13 +449,15 @@ void Trainer::Evaluate() {
     // Rank r scores batches r, r + world, ...; the sums are then reduced.
     for (int64_t start = communicator_.rank() * batch; start < n; start += batch * world) {
       const std::vector<int64_t> indices(all.begin() + start, all.begin() + std::min(n, start + batch));
-      s.step_runner->Run(pairs, indices, normalizer, nullptr, /*backward=*/false, totals);
+      s.micro_batches->Run(pairs, indices, normalizer, /*backward=*/false, totals);
     }
   }
-  if (communicator_.world_size() > 1) ReduceTotals(communicator_, totals);
-  nlohmann::json record = {{"step", s.trainer_state.step}, {"eval_loss", totals.loss}};
-  for (const auto& [key, value] : totals.metrics.Means()) record["eval_" + key] = value;
-  if (s.metrics_log) s.metrics_log->Write(record);
+  ReduceTotals(communicator_, totals);
+  EvalReport report;
+  report.step = s.trainer_state.step;
+  report.loss = totals.loss;
+  report.means = totals.metrics.Means();
+  for (TrainingObserver* observer : s.observers) observer->OnEvaluation(report);
 }
 
 void Trainer::SaveCheckpoint() {
@@ -548,7 +477,7 @@ void Trainer::SaveCheckpoint() {
     const std::string directory = s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer,
                                                       *s.optimizer, s.trainer_state, config_.ToYaml());
     std::cerr << "checkpoint " << directory << "\n";
-    if (services_.observer != nullptr) services_.observer->OnCheckpoint(s.trainer_state.step);
+    for (TrainingObserver* observer : s.observers) observer->OnCheckpoint(s.trainer_state.step);
   }
   s.last_saved_step = s.trainer_state.step;
 }

@@ -1,6 +1,7 @@
 // Trainer: one rank of a DPO job. Loads data and models, resumes from the newest valid
-// checkpoint, runs the steps (micro-batches -> reference -> policy -> loss -> backward ->
-// gradient sync -> clip -> AdamW -> LR schedule), logs metrics, evaluates and checkpoints.
+// checkpoint, then loops: agree on a stop, run one TrainStep (train_step.h: gradients ->
+// synchronise -> clip -> update), hand its report to the observers (metrics log, progress line,
+// drift monitor, Prometheus), evaluate and checkpoint on schedule.
 #pragma once
 
 #include <functional>
@@ -8,19 +9,19 @@
 #include <memory>
 #include <vector>
 
-#include "trainer/config/job_config.h"
+#include "job/job_config.h"
 
 namespace dpo {
 
 class Communicator;
 class ReferenceScorer;
+struct StepResult;
 class TrainingObserver;
-struct StepReport;
 class Watchdog;
 
 // Makes the scorer of reference.mode=server (the gRPC client lives outside this library so that
 // dpo_trainer builds without gRPC).
-using RemoteReferenceFactory = std::function<std::unique_ptr<ReferenceScorer>(const ReferenceSection&)>;
+using RemoteReferenceFactory = std::function<std::unique_ptr<ReferenceScorer>(const RemoteReferenceOptions&)>;
 
 // What the binary around the trainer provides; every member is optional. Pointed-to objects
 // must outlive the trainer.
@@ -51,16 +52,23 @@ class Trainer {
  private:
   struct State;
   void Setup(bool for_training);
+  // The reference scorer the steps ask: local or remote, timed and watched, with the precomputed
+  // table in front of it when asked for (null for a reference-free loss).
+  void SetUpReference();
+  // Micro-batch runner, AdamW, gradient sync, LR schedule and the TrainStep over them.
+  void SetUpStep();
+  // The metrics log, progress line and drift monitor, and the list of observers (rank 0 writes).
+  void SetUpReporting();
   void AgreeOnStart();
   void ResumeIfPossible();
+  // Collective: true when any rank received a stop signal.
   bool AgreeToStop();
-  void TrainStep();
-  // The pair indices of micro-batch `micro` of this rank's shard.
-  std::vector<int64_t> MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const;
+  // Runs step `trainer_state.step` and, unless it failed, records it (RecordStep).
+  StepResult TrainOneStep();
+  // Skip accounting, the sampler and trainer state after a step, and its report to the observers.
+  void RecordStep(const StepResult& result, double step_seconds);
   // Asks a remote reference for this step's and the next step's micro-batches ahead of time.
   void PrefetchReference(const std::vector<int64_t>& shard);
-  // The drift monitor and the observer see every step.
-  void ObserveStep(const StepReport& report);
   void Evaluate();
   void SaveCheckpoint();
   void WriteFinalModel();

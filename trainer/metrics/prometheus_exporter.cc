@@ -10,7 +10,7 @@
 #include <chrono>
 
 #include "core/common/error.h"
-#include "trainer/metrics/metrics_http_server.h"
+#include "core/metrics/metrics_http_server.h"
 
 namespace dpo {
 namespace {

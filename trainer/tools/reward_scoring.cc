@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/problems.h"
 #include "core/data/batch.h"
 #include "core/loss/sequence_log_probs.h"
 #include "core/model/causal_lm.h"
@@ -33,8 +34,6 @@ struct PendingRow {
   bool is_pair = false;
   size_t first_sequence = 0;  // response, or chosen (then rejected at first_sequence + 1)
 };
-
-std::string Count(size_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 double Mean(double sum, int64_t count) { return count > 0 ? sum / static_cast<double>(count) : 0.0; }
 
@@ -140,11 +139,7 @@ RewardScorer::RewardScorer(CausalLm& policy, CausalLm& reference, const Tokenize
                          " model's " + model->config().FieldName("max_positions") + "=" + std::to_string(model->config().max_positions));
     }
   }
-  if (!problems.empty()) {
-    std::string message = "reward scoring:";
-    for (const auto& problem : problems) message += (message.back() == ':' ? " " : "; ") + problem;
-    throw InvalidInput(message);
-  }
+  if (!problems.empty()) throw InvalidInput("reward scoring: " + JoinProblems(problems));
 }
 
 std::vector<SequenceScore> RewardScorer::Score(const std::vector<TokenizedSequence>& sequences) {
@@ -215,14 +210,9 @@ ScoredRewardFile ScoreRewardFile(RewardScorer& scorer, const std::string& path) 
     ++bad_rows;
     problems.insert(problems.end(), row_problems.begin(), row_problems.end());
   }
-  if (!problems.empty()) {
-    const size_t limit = static_cast<size_t>(std::max<int64_t>(scorer.options().data.max_reported_problems, 0));
-    const size_t shown = std::min(problems.size(), limit);
-    std::string message = path + ": " + Count(problems.size(), "problem") + " in " + Count(bad_rows, "invalid row");
-    for (size_t i = 0; i < shown; ++i) message += "\n  " + problems[i];
-    if (shown < problems.size()) message += "\n  ... " + std::to_string(problems.size() - shown) + " more";
-    throw InvalidInput(message);
-  }
+  ThrowIfProblems(path + ": " + CountOf(static_cast<int64_t>(problems.size()), "problem") + " in " +
+                      CountOf(static_cast<int64_t>(bad_rows), "invalid row"),
+                  problems, static_cast<size_t>(std::max<int64_t>(scorer.options().data.max_reported_problems, 0)));
   if (rows.empty()) throw InvalidInput(path + ": no rows to score");
 
   const std::vector<SequenceScore> scores = scorer.Score(sequences);

@@ -12,7 +12,7 @@
 #include "core/data/batch.h"
 #include "core/data/preference_reader.h"
 #include "core/model/fingerprint.h"
-#include "reference_server/wire/score_wire.h"
+#include "proto/wire/score_wire.h"
 #include "tests/integration/reference_server/server_fixture.h"
 #include "tests/support/test_support.h"
 

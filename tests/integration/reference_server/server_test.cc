@@ -12,7 +12,7 @@
 
 #include "core/model/fingerprint.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "reference_server/wire/request_validation.h"
+#include "reference_server/engine/request_validation.h"
 #include "tests/integration/reference_server/server_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -201,12 +201,12 @@ TEST_F(ReferenceServerTest, EveryBadRequestGetsItsExactStatusAndTheServerKeepsSe
   for (const Case& c : cases) {
     v1::ScoreRequest request = good;
     c.damage(request);
-    const grpc::Status expected = ValidateScoreRequest(request, fingerprint, limits);
-    ASSERT_EQ(expected.error_code(), c.code) << c.name << ": the case does not test what it says";
+    const EngineStatus expected = ValidateScoreRequest(request, fingerprint, limits);
+    ASSERT_FALSE(expected.ok()) << c.name << ": the case does not test what it says";
     v1::ScoreResponse response;
     const grpc::Status status = CallScore(channel, request, &response);
     EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
-    EXPECT_EQ(status.error_message(), expected.error_message()) << c.name;
+    EXPECT_EQ(status.error_message(), expected.message()) << c.name;
     EXPECT_EQ(response.scores_size(), 0) << c.name;
   }
   // The mismatch names both fingerprints.

@@ -11,16 +11,16 @@
 #include <random>
 #include <thread>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
 #include "core/common/file_io.h"
 #include "core/common/sha256.h"
 #include "dpo/v1/reference_service.grpc.pb.h"
-#include "reference_server/wire/score_wire.h"
+#include "proto/wire/score_wire.h"
 
 namespace dpo {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED;

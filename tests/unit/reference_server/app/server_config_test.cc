@@ -43,9 +43,9 @@ TEST(ServerConfigTest, FlagsFillEveryKindOfOption) {
   EXPECT_EQ(o.listen, "0.0.0.0:0");
   EXPECT_EQ(o.health_listen, "127.0.0.1:8081");
   EXPECT_EQ(o.cache_dir, "c");
-  EXPECT_EQ(o.max_batch_tokens, 4096);
-  EXPECT_EQ(o.max_wait_ms, 0);
-  EXPECT_EQ(o.max_queued_requests, 7);
+  EXPECT_EQ(o.batcher.max_batch_tokens, 4096);
+  EXPECT_EQ(o.batcher.max_wait_ms, 0);
+  EXPECT_EQ(o.batcher.max_queued_requests, 7);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.cache_map_size_bytes, 2097152U);
   EXPECT_EQ(o.tls.cert_file, "s.pem");
@@ -67,8 +67,8 @@ TEST(ServerConfigTest, YamlFileWithFlagsOverridingAndPathsRelativeToTheFile) {
   EXPECT_EQ(o.auth_token_file, dir.File("secrets/t"));
   EXPECT_EQ(o.cache_dir, "/abs/cache");
   EXPECT_EQ(o.listen, "127.0.0.1:6000");
-  EXPECT_EQ(o.max_wait_ms, 9);
-  EXPECT_EQ(o.max_batch_tokens, 2048);  // the flag wins
+  EXPECT_EQ(o.batcher.max_wait_ms, 9);
+  EXPECT_EQ(o.batcher.max_batch_tokens, 2048);  // the flag wins
   EXPECT_EQ(o.health_listen, "");       // null keeps the default
 }
 
@@ -120,7 +120,7 @@ TEST(ServerConfigTest, PrecomputeSubcommandTakesTheJobAndSharedKeys) {
   EXPECT_EQ(p.job_config, "job.yaml");
   EXPECT_EQ(p.server.model_dir, "m");
   EXPECT_EQ(p.server.cache_dir, "c");
-  EXPECT_EQ(p.server.max_batch_tokens, 512);
+  EXPECT_EQ(p.server.batcher.max_batch_tokens, 512);
   EXPECT_EQ(p.overrides, (std::vector<std::string>{"data.max_length=64", "training.per_device_batch_size=2"}));
 
   const Parsed missing = Parse({"precompute", "--model", "m"});  // no job file

@@ -24,13 +24,13 @@ using testing::RandomSequences;
 using testing::TinyReference;
 
 struct Outcome {
-  grpc::Status status;
+  EngineStatus status;
   std::vector<CacheEntry> entries;
 };
 
 // Submits `sequences` as one request; the future resolves when `done` runs.
 std::future<Outcome> SubmitAll(DynamicBatcher& batcher, const std::vector<v1::Sequence>& sequences,
-                               grpc::Status* submitted = nullptr) {
+                               EngineStatus* submitted = nullptr) {
   auto promise = std::make_shared<std::promise<Outcome>>();
   std::future<Outcome> future = promise->get_future();
   std::vector<BatchItem> items;
@@ -39,7 +39,7 @@ std::future<Outcome> SubmitAll(DynamicBatcher& batcher, const std::vector<v1::Se
                                                       static_cast<std::size_t>(sequence.token_ids_size()),
                                                       sequence.completion_start())});
   }
-  const grpc::Status status = batcher.Submit(std::move(items), [promise](const grpc::Status& s, const std::vector<CacheEntry>& e) {
+  const EngineStatus status = batcher.Submit(std::move(items), [promise](const EngineStatus& s, const std::vector<CacheEntry>& e) {
     promise->set_value(Outcome{s, e});
   });
   if (submitted != nullptr) *submitted = status;
@@ -85,7 +85,7 @@ TEST(DynamicBatcherTest, ConcurrentRequestsMatchDirectComputation) {
   for (std::thread& client : clients) client.join();
   for (std::size_t r = 0; r < requests.size(); ++r) {
     const Outcome outcome = outcomes[r].get();
-    ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status.message();
     ASSERT_EQ(outcome.entries.size(), requests[r].size());
     for (std::size_t i = 0; i < requests[r].size(); ++i) {
       const v1::Sequence& sequence = requests[r][i];
@@ -167,10 +167,10 @@ TEST(DynamicBatcherTest, FullQueueAnswersResourceExhaustedAndRecovers) {
   ASSERT_TRUE(Eventually([&] { return batcher.Stats().queued_requests == 0; }));  // taken into a forward
   std::future<Outcome> second = SubmitAll(batcher, sequences);
   std::future<Outcome> third = SubmitAll(batcher, sequences);
-  grpc::Status refused;
+  EngineStatus refused;
   std::future<Outcome> fourth = SubmitAll(batcher, sequences, &refused);
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(refused.error_message().find("max_queued_requests=2"), std::string::npos) << refused.error_message();
+  EXPECT_EQ(refused.code(), EngineCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("max_queued_requests=2"), std::string::npos) << refused.message();
   EXPECT_EQ(batcher.Stats().queued_requests, 2U);
   EXPECT_EQ(batcher.Stats().rejected_requests, 1U);
   EXPECT_TRUE(running.get().status.ok());
@@ -193,9 +193,9 @@ TEST(DynamicBatcherTest, ShutdownCompletesEveryAcceptedRequestThenRefuses) {
     EXPECT_TRUE(outcome.get().status.ok());
   }
   EXPECT_EQ(batcher.Stats().sequences_computed, 15U);
-  grpc::Status refused;
+  EngineStatus refused;
   SubmitAll(batcher, sequences, &refused);
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(refused.code(), EngineCode::kUnavailable);
 }
 
 TEST(DynamicBatcherTest, ResultsAreWrittenToTheCache) {
@@ -229,9 +229,9 @@ TEST(DynamicBatcherTest, FailedForwardFailsItsRequestOnly) {
   bad[0].set_completion_start(1);
   DynamicBatcher batcher(reference.model, nullptr, Options(256, 0));
   const Outcome failed = SubmitAll(batcher, bad).get();
-  EXPECT_EQ(failed.status.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_NE(failed.status.error_message().find("forward of a batch of 1 sequences failed"), std::string::npos)
-      << failed.status.error_message();
+  EXPECT_EQ(failed.status.code(), EngineCode::kInternal);
+  EXPECT_NE(failed.status.message().find("forward of a batch of 1 sequences failed"), std::string::npos)
+      << failed.status.message();
   const std::vector<v1::Sequence> good = RandomSequences(2, 10, 13);
   const Outcome outcome = SubmitAll(batcher, good).get();
   ASSERT_TRUE(outcome.status.ok());

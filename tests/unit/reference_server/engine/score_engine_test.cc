@@ -7,7 +7,7 @@
 
 #include <future>
 
-#include "reference_server/wire/score_wire.h"
+#include "proto/wire/score_wire.h"
 #include "tests/unit/reference_server/engine/engine_test_util.h"
 
 namespace dpo {
@@ -28,9 +28,9 @@ class ScoreEngineTest : public ::testing::Test {
   }
 
   // Runs one Score call to completion.
-  grpc::Status Score(ScoreEngine& engine, const v1::ScoreRequest& request, v1::ScoreResponse* response) {
-    std::promise<grpc::Status> done;
-    engine.Score(request, response, [&done](const grpc::Status& status) { done.set_value(status); });
+  EngineStatus Score(ScoreEngine& engine, const v1::ScoreRequest& request, v1::ScoreResponse* response) {
+    std::promise<EngineStatus> done;
+    engine.Score(request, response, [&done](const EngineStatus& status) { done.set_value(status); });
     return done.get_future().get();
   }
 
@@ -65,8 +65,8 @@ TEST_F(ScoreEngineTest, MissesAreComputedThenServedFromTheCacheInRequestOrder) {
   v1::ScoreResponse warm;
   ASSERT_TRUE(Score(engine, Request({sequences[1], sequences[3]}), &warm).ok());
   v1::ScoreResponse response;
-  const grpc::Status status = Score(engine, Request(sequences), &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const EngineStatus status = Score(engine, Request(sequences), &response);
+  ASSERT_TRUE(status.ok()) << status.message();
   ASSERT_EQ(response.scores_size(), 5);
   for (int i = 0; i < 5; ++i) {
     const v1::SequenceScore& score = response.scores(i);
@@ -98,8 +98,8 @@ TEST_F(ScoreEngineTest, PerTokenLogProbsMatchTheFullLogitsAndBypassTheSumCache) 
   v1::ScoreRequest request = Request(sequences);
   request.set_return_token_log_probs(true);
   v1::ScoreResponse response;
-  const grpc::Status status = Score(engine, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const EngineStatus status = Score(engine, request, &response);
+  ASSERT_TRUE(status.ok()) << status.message();
   for (int i = 0; i < 3; ++i) {
     const v1::Sequence& sequence = sequences[static_cast<std::size_t>(i)];
     const v1::SequenceScore& score = response.scores(i);
@@ -126,26 +126,26 @@ TEST_F(ScoreEngineTest, BadRequestsGetValidationCodesAndAreCounted) {
   struct Case {
     const char* name;
     std::function<void(v1::ScoreRequest&)> damage;
-    grpc::StatusCode code;
+    EngineCode code;
     const char* message_start;
   };
   const std::vector<Case> cases = {
-      {"empty batch", [](v1::ScoreRequest& r) { r.clear_sequences(); }, grpc::StatusCode::INVALID_ARGUMENT,
+      {"empty batch", [](v1::ScoreRequest& r) { r.clear_sequences(); }, EngineCode::kInvalidArgument,
        "sequences: empty batch"},
       {"wrong fingerprint", [](v1::ScoreRequest& r) { r.set_expected_fingerprint(std::string(64, 'b')); },
-       grpc::StatusCode::FAILED_PRECONDITION, "expected_fingerprint: the client expects model bbbb"},
+       EngineCode::kFailedPrecondition, "expected_fingerprint: the client expects model bbbb"},
       {"token outside vocabulary", [](v1::ScoreRequest& r) { r.mutable_sequences(1)->set_token_ids(0, 259); },
-       grpc::StatusCode::INVALID_ARGUMENT, "sequences[1].token_ids[0]: 259 outside the vocabulary [0, 259)"},
+       EngineCode::kInvalidArgument, "sequences[1].token_ids[0]: 259 outside the vocabulary [0, 259)"},
       {"too long", [](v1::ScoreRequest& r) { for (int t = 0; t < 64; ++t) r.mutable_sequences(0)->add_token_ids(1); },
-       grpc::StatusCode::OUT_OF_RANGE, "sequences[0].token_ids: "},
+       EngineCode::kOutOfRange, "sequences[0].token_ids: "},
   };
   for (const Case& c : cases) {
     v1::ScoreRequest request = Request(sequences);
     c.damage(request);
     v1::ScoreResponse response;
-    const grpc::Status status = Score(engine, request, &response);
-    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
-    EXPECT_EQ(status.error_message().rfind(c.message_start, 0), 0U) << c.name << ": " << status.error_message();
+    const EngineStatus status = Score(engine, request, &response);
+    EXPECT_EQ(status.code(), c.code) << c.name << ": " << status.message();
+    EXPECT_EQ(status.message().rfind(c.message_start, 0), 0U) << c.name << ": " << status.message();
     EXPECT_EQ(response.scores_size(), 0) << c.name;
   }
   v1::ScoreResponse response;
@@ -161,7 +161,7 @@ TEST_F(ScoreEngineTest, AfterShutdownMissesAreUnavailableButHitsStillAnswer) {
   ASSERT_TRUE(Score(engine, Request({sequences[0]}), &warm).ok());
   engine.Shutdown();
   v1::ScoreResponse response;
-  EXPECT_EQ(Score(engine, Request(sequences), &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Score(engine, Request(sequences), &response).code(), EngineCode::kUnavailable);
   EXPECT_EQ(response.scores_size(), 0);
   v1::ScoreResponse cached;
   ASSERT_TRUE(Score(engine, Request({sequences[0]}), &cached).ok());

@@ -86,7 +86,7 @@ TEST(ServerOptionsTest, DefaultsNeedOnlyAModelAndEveryProblemIsReported) {
 
   options.listen = "localhost";
   options.health_listen = "127.0.0.1:70000";
-  options.max_batch_tokens = 0;
+  options.batcher.max_batch_tokens = 0;
   options.cache_sync = "sometimes";
   options.cache_map_size_bytes = 1000;
   options.tls.cert_file = "c.pem";

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/common/file_io.h"
+#include "core/common/problems.h"
 #include "tests/unit/trainer/checkpoint/checkpoint_test_util.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
 #include "trainer/checkpoint/checkpoint_manager.h"

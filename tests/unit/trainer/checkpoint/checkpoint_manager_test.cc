@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "core/common/file_io.h"
+#include "core/common/problems.h"
 #include "core/common/sha256.h"
 #include "tests/unit/trainer/checkpoint/checkpoint_test_util.h"
 #include "trainer/checkpoint/checkpoint_layout.h"

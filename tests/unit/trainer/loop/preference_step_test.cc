@@ -1,14 +1,18 @@
-// PreferenceStep: a precomputed reference table gives the same step as scoring the reference
-// online, in float32 and under bf16 autocast (both modes must score it in the same precision).
+// PreferenceStep with a PrecomputedReferenceScorer gives the same step as scoring the reference
+// online, in float32 and under bf16 autocast (both modes must score it in the same precision),
+// and asks the inner scorer nothing once the table holds the pairs.
 #include "trainer/loop/preference_step.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <torch/torch.h>
 
+#include "core/data/batch.h"
 #include "core/model/causal_lm.h"
 #include "tests/support/test_support.h"
+#include "trainer/reference/precomputed_reference_scorer.h"
 #include "trainer/reference/reference_scorer.h"
 
 namespace dpo {
@@ -31,20 +35,42 @@ std::vector<TokenizedPair> RandomPairs(int64_t count, uint64_t seed) {
   return pairs;
 }
 
-// The loss of one step over all pairs in micro-batches of `batch`, with or without a table.
+// Counts the batches it scores, then asks the local reference.
+class CountingScorer final : public ReferenceScorer {
+ public:
+  explicit CountingScorer(ReferenceScorer& inner) : inner_(inner) {}
+  at::Tensor Score(const SequenceBatch& batch) override {
+    ++calls;
+    return inner_.Score(batch);
+  }
+  std::string Fingerprint() const override { return inner_.Fingerprint(); }
+  int calls = 0;
+
+ private:
+  ReferenceScorer& inner_;
+};
+
+// The loss of one step over all pairs in micro-batches of 3, with or without a table.
 double StepLoss(bool bf16, bool precompute) {
   const auto policy = CreateCausalLm(testing::TinyGpt2Config(), 1);
-  LocalReferenceScorer reference(CreateCausalLm(testing::TinyGpt2Config(), 2), "reference", {});
+  LocalReferenceScorer local(CreateCausalLm(testing::TinyGpt2Config(), 2), "reference", {});
+  CountingScorer counting(local);
   const DpoLoss loss(LossOptions{});
-  PreferenceStep step(*policy, &reference, loss, /*pad_id=*/258, {}, bf16);
   const auto pairs = RandomPairs(6, 9);
-  std::optional<PrecomputedReference> table;
-  if (precompute) table = step.PrecomputeReference(pairs, 3);
+  std::optional<PrecomputedReferenceScorer> table;
+  if (precompute) {
+    table.emplace(counting, pairs, 3, /*pad_id=*/258, bf16);
+    EXPECT_EQ(counting.calls, 2);         // two fixed batches of 3 pairs
+    EXPECT_EQ(table->size(), 12);         // 6 chosen + 6 rejected sequences, all distinct
+  }
+  ReferenceScorer* reference = precompute ? static_cast<ReferenceScorer*>(&*table) : &counting;
+  PreferenceStep step(*policy, reference, loss, /*pad_id=*/258, {}, bf16);
+  const int calls_before = counting.calls;
   StepTotals totals;
   for (const std::vector<int64_t>& micro : {std::vector<int64_t>{0, 1, 2}, std::vector<int64_t>{3, 4, 5}}) {
-    step.Run(pairs, micro, PreferenceStep::NormalizerFor(pairs, {0, 1, 2, 3, 4, 5}), table ? &*table : nullptr,
-             /*backward=*/false, totals);
+    step.Run(pairs, micro, PreferenceStep::NormalizerFor(pairs, {0, 1, 2, 3, 4, 5}), /*backward=*/false, totals);
   }
+  EXPECT_EQ(counting.calls - calls_before, precompute ? 0 : 2);  // the table answers every row
   return totals.loss;
 }
 
@@ -56,6 +82,24 @@ TEST(PreferenceStepTest, PrecomputedReferenceEqualsOnlineInFloat32AndBf16) {
   }
   // bf16 is really in use: its loss differs from float32's.
   EXPECT_GT(std::abs(StepLoss(true, false) - StepLoss(false, false)), 1e-6);
+}
+
+TEST(PreferenceStepTest, PrecomputedScorerSendsUnknownSequencesToItsInnerScorer) {
+  LocalReferenceScorer local(CreateCausalLm(testing::TinyGpt2Config(), 2), "reference", {});
+  CountingScorer counting(local);
+  const auto pairs = RandomPairs(6, 9);
+  const std::vector<TokenizedPair> train(pairs.begin(), pairs.begin() + 3);
+  PrecomputedReferenceScorer table(counting, train, 3, /*pad_id=*/258, /*bf16_autocast=*/false);
+  EXPECT_EQ(table.Fingerprint(), "reference");
+  // Pairs 2 (in the table) and 4 (not): one inner call; each row equals the local score.
+  const SequenceBatch batch = CollatePairs({&pairs[2], &pairs[4]}, 258);
+  const int calls_before = counting.calls;
+  const at::Tensor scored = table.Score(batch);
+  EXPECT_EQ(counting.calls - calls_before, 1);
+  EXPECT_TRUE(torch::allclose(scored, local.Score(batch), 1e-5, 1e-5)) << scored << local.Score(batch);
+  // A batch of held sequences only: no inner call.
+  table.Score(CollatePairs({&pairs[0], &pairs[1]}, 258));
+  EXPECT_EQ(counting.calls - calls_before, 1);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The job file of dpo-train: one YAML document with the sections model, tokenizer, data,
 // training, reference, output, metrics and distributed, plus `--set section.key=value` overrides.
-// Defaults follow TRL / HF TrainingArguments where they have one.
+// Defaults follow TRL / HF TrainingArguments where they have one. Each key is declared once, in
+// the field table (job_fields.h); the defaults are those of the structs below and of the
+// component options they embed (DataOptions, LossOptions, LogProbOptions, RemoteReferenceOptions).
 #pragma once
 
 #include <cstdint>
@@ -8,14 +10,31 @@
 #include <vector>
 
 #include "core/data/data_options.h"
+#include "core/loss/log_prob_options.h"
 #include "core/loss/loss_options.h"
 #include "core/model/model_config.h"
+#include "core/optim/lr_schedule.h"
+#include "job/remote_reference_options.h"
 
 namespace dpo {
 
+// The modes of the job file; each spelled in YAML as its name (JobEnumName).
+enum class ReferenceMode { kLocal, kServer };  // in-process frozen model, or dpo-reference-server
+enum class DeviceKind { kCpu, kCuda };
+enum class MixedPrecision { kNo, kBf16 };      // bf16: CUDA autocast; float32 weights and optimizer
+enum class ProgressMode { kAuto, kAlways, kNever };  // auto: when stderr is a terminal
+
+const char* JobEnumName(ReferenceMode mode);
+const char* JobEnumName(DeviceKind device);
+const char* JobEnumName(MixedPrecision precision);
+const char* JobEnumName(ProgressMode mode);
+
+// model.init's value for a randomly initialised model (anything else is a model directory).
+inline constexpr const char* kRandomInit = "random";
+
 struct ModelSection {
-  std::string init = "random";  // "random" or an HF-layout model directory
-  uint64_t seed = 0;            // weight init seed when init is random
+  std::string init = kRandomInit;  // kRandomInit or an HF-layout model directory
+  uint64_t seed = 0;               // weight init seed when init is random
   // Architecture of a random model: model_type (gpt2, llama, mistral, qwen2; default gpt2) and
   // config.json fields of that family, HF's defaults for the rest. Refused when init is a
   // directory: the directory's config.json decides. vocab_size 0 = the tokenizer's.
@@ -23,7 +42,9 @@ struct ModelSection {
   // Recompute each transformer block's activations during backward instead of keeping them:
   // less memory for about one more forward pass per step. Requires dropout 0.
   bool gradient_checkpointing = false;
-  int64_t log_prob_chunk_tokens = 512;  // completion tokens per output-projection chunk
+  LogProbOptions log_probs;  // log_prob_chunk_tokens
+
+  bool random_init() const { return init == kRandomInit; }
 };
 
 struct TrainingSection {
@@ -35,36 +56,27 @@ struct TrainingSection {
   int64_t gradient_accumulation_steps = 1;
   double max_grad_norm = 1.0;  // <= 0 disables clipping (the norm is still logged)
   int64_t warmup_steps = 0;
-  std::string lr_scheduler = "linear";
+  LrSchedulerKind lr_scheduler = LrSchedulerKind::kLinear;
   double weight_decay = 0.0;
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double adam_epsilon = 1e-8;
   uint64_t seed = 42;  // data order
   int64_t threads = 0;  // intra-op threads; 0 = OMP_NUM_THREADS or all cores
-  // cpu, or cuda: each rank drives GPU (local rank mod visible GPUs); several ranks then sum
-  // gradients with NCCL.
-  std::string device = "cpu";
-  std::string mixed_precision = "no";  // no, or bf16 (CUDA autocast; float32 weights and optimizer)
+  // cuda: each rank drives GPU (local rank mod visible GPUs); several ranks then sum gradients
+  // with NCCL.
+  DeviceKind device = DeviceKind::kCpu;
+  MixedPrecision mixed_precision = MixedPrecision::kNo;
   int64_t logging_steps = 1;
   int64_t eval_steps = 0;  // 0: evaluate only at the end (when data.eval is set)
   int64_t max_consecutive_skipped_steps = 5;  // non-finite steps in a row before the run stops
 };
 
 struct ReferenceSection {
-  std::string mode = "local";  // local (in-process frozen model) or server (dpo-reference-server)
-  std::string model;           // local: a model directory; empty = the initial policy
-  bool precompute = false;     // score the whole train set once before training
-  // mode server:
-  std::string address;          // host:port of dpo-reference-server
-  std::string fingerprint;      // expected model fingerprint; empty = accept the server's
-  std::string tls_ca;           // PEM roots; enables TLS
-  std::string tls_cert;         // client certificate (mTLS), with tls_key
-  std::string tls_key;
-  std::string auth_token_file;  // bearer token file
-  double timeout_seconds = 30;         // deadline of one call
-  double retry_budget_seconds = 120;   // retrying one batch gives up after this long (exit 3)
-  int64_t prefetch = 4;                // micro-batches requested ahead
+  ReferenceMode mode = ReferenceMode::kLocal;
+  std::string model;        // local: a model directory; empty = the initial policy
+  bool precompute = false;  // score the whole train set once before training
+  RemoteReferenceOptions server;  // mode server: address, TLS, token, deadlines, prefetch
 };
 
 struct OutputSection {
@@ -92,7 +104,7 @@ struct DistributedSection {
 };
 
 struct MetricsSection {
-  std::string progress = "auto";  // auto (when stderr is a terminal), always, never
+  ProgressMode progress = ProgressMode::kAuto;
   // Prometheus /metrics of every rank at HOST:(PORT + local rank); port 0 disables.
   std::string prometheus_listen = "127.0.0.1:0";
   // Keep serving /metrics this long after training ends, so the last values get scraped.
@@ -129,6 +141,8 @@ struct JobConfig {
   // The resolved configuration as YAML (every key, defaults included): printed by
   // --print-config, stored in checkpoints, and hashed to check that ranks and resumed runs agree.
   std::string ToYaml() const;
+  // ToYaml with each key's meaning as a comment (--print-config).
+  std::string ToDocumentedYaml() const;
   // SHA-256 hex of the settings that change the math of training (everything but output.*,
   // metrics.*, distributed.*, how the reference server is reached, and how the global batch is
   // split into micro-batches and ranks: the global batch size itself is checked on resume), so

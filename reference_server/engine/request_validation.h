@@ -1,13 +1,12 @@
 // Server-side validation of a ScoreRequest: a pure function from the request and the server's
-// limits to the gRPC status it must answer, so every bad-request kind is testable without a server.
+// limits to the status it must answer, so every bad-request kind is testable without a server.
 #pragma once
-
-#include <grpcpp/support/status.h>
 
 #include <cstdint>
 #include <string>
 
 #include "dpo/v1/reference_service.pb.h"
+#include "reference_server/engine/engine_status.h"
 
 namespace dpo {
 
@@ -28,7 +27,7 @@ struct ScoreLimits {
 //   OUT_OF_RANGE        "sequences[i].completion_start: <v> outside [1, <size>) ..."
 //   INVALID_ARGUMENT    "sequences[i].token_ids[j]: <v> outside the vocabulary [0, <vocab>)"
 // Cost: one pass over the token ids. Thread-safe (no state).
-grpc::Status ValidateScoreRequest(const v1::ScoreRequest& request, const std::string& fingerprint,
+EngineStatus ValidateScoreRequest(const v1::ScoreRequest& request, const std::string& fingerprint,
                                   const ScoreLimits& limits);
 
 }  // namespace dpo

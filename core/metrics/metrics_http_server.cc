@@ -1,5 +1,5 @@
 // A one-thread HTTP/1.0 server for /metrics.
-#include "trainer/metrics/metrics_http_server.h"
+#include "core/metrics/metrics_http_server.h"
 
 #include <fcntl.h>
 #include <netdb.h>

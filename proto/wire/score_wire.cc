@@ -1,5 +1,5 @@
 // Tensor <-> dpo.v1 conversion. Scores travel as proto `float` (binary32), so values are bit-exact.
-#include "reference_server/wire/score_wire.h"
+#include "proto/wire/score_wire.h"
 
 #include <torch/torch.h>
 

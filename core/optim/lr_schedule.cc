@@ -1,5 +1,5 @@
 // HF-compatible learning-rate schedules.
-#include "trainer/loop/lr_schedule.h"
+#include "core/optim/lr_schedule.h"
 
 #include <algorithm>
 #include <cmath>

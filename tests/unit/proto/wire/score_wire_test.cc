@@ -1,6 +1,6 @@
 // Tests of the tensor <-> dpo.v1 conversion: requests from collated batches, batches from wire
 // sequences, and score responses, all exact.
-#include "reference_server/wire/score_wire.h"
+#include "proto/wire/score_wire.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,5 +1,5 @@
 // YamlSectionReader: conversions with messages that name the key and what was found.
-#include "trainer/config/yaml_reader.h"
+#include "job/yaml_reader.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,171 @@
+// The job file's field table and the YAML names of its modes.
+#include "job/job_fields.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "core/common/error.h"
+#include "job/job_config.h"
+
+namespace dpo {
+namespace {
+
+template <typename E>
+using Names = std::vector<std::pair<E, const char*>>;
+
+const Names<ReferenceMode> kReferenceModes = {{ReferenceMode::kLocal, "local"}, {ReferenceMode::kServer, "server"}};
+const Names<DeviceKind> kDevices = {{DeviceKind::kCpu, "cpu"}, {DeviceKind::kCuda, "cuda"}};
+const Names<MixedPrecision> kPrecisions = {{MixedPrecision::kNo, "no"}, {MixedPrecision::kBf16, "bf16"}};
+const Names<ProgressMode> kProgressModes = {
+    {ProgressMode::kAuto, "auto"}, {ProgressMode::kAlways, "always"}, {ProgressMode::kNever, "never"}};
+const std::vector<std::string> kSaveDtypes = {"auto", "float32", "bfloat16", "float16"};
+
+template <typename E>
+const char* NameIn(const Names<E>& names, E value) {
+  for (const auto& [candidate, name] : names) {
+    if (candidate == value) return name;
+  }
+  return "?";
+}
+
+std::string NotSupported(const std::string& key, const std::string& value, const std::vector<std::string>& names) {
+  std::string accepted;
+  for (const std::string& name : names) accepted += (accepted.empty() ? "" : ", ") + name;
+  return key + "=\"" + value + "\" is not supported (supported: " + accepted + ")";
+}
+
+// An enum of this file, named by `names`.
+template <typename E>
+NamedChoice Choice(E* member, const Names<E>& names, const char* key) {
+  return {[member, &names] { return std::string(NameIn(names, *member)); },
+          [member, &names, key](const std::string& name) -> std::string {
+            std::vector<std::string> accepted;
+            for (const auto& [value, spelling] : names) {
+              if (name == spelling) {
+                *member = value;
+                return "";
+              }
+              accepted.emplace_back(spelling);
+            }
+            return NotSupported(key, name, accepted);
+          }};
+}
+
+// A string limited to `names`.
+NamedChoice Choice(std::string* member, const std::vector<std::string>& names, const char* key) {
+  return {[member] { return *member; },
+          [member, &names, key](const std::string& name) -> std::string {
+            if (std::find(names.begin(), names.end(), name) == names.end()) return NotSupported(key, name, names);
+            *member = name;
+            return "";
+          }};
+}
+
+// An enum of core whose Parse function throws Error(kInvalidInput) naming key, value and names.
+template <typename E, typename ParseFn, typename NameFn>
+NamedChoice CoreChoice(E* member, ParseFn parse, NameFn name_of) {
+  return {[member, name_of] { return std::string(name_of(*member)); },
+          [member, parse](const std::string& name) -> std::string {
+            try {
+              *member = parse(name);
+            } catch (const Error& e) {
+              return e.what();
+            }
+            return "";
+          }};
+}
+
+// clang-format off
+// {section, key, is_path, affects_training_hash, doc, member}
+const std::vector<JobField> kFields = {
+  {"model", "init", true, true, "random, or an HF model directory to start from", [](JobConfig& c) -> FieldRef { return &c.model.init; }},
+  {"model", "seed", false, true, "weight init seed of a random model", [](JobConfig& c) -> FieldRef { return &c.model.seed; }},
+  {"model", "log_prob_chunk_tokens", false, true, "completion tokens per output-projection chunk (memory of the log-probs)", [](JobConfig& c) -> FieldRef { return &c.model.log_probs.chunk_tokens; }},
+  {"model", "gradient_checkpointing", false, false, "recompute block activations in backward: less memory, ~1 more forward", [](JobConfig& c) -> FieldRef { return &c.model.gradient_checkpointing; }},
+  {"tokenizer", "type", false, true, "byte, or hf:<tokenizer.json> for a random model (a model directory names its own)", [](JobConfig& c) -> FieldRef { return &c.tokenizer; }},
+  {"data", "train", true, true, "preference JSONL (prompt, chosen, rejected)", [](JobConfig& c) -> FieldRef { return &c.data_train; }},
+  {"data", "eval", true, true, "optional evaluation JSONL", [](JobConfig& c) -> FieldRef { return &c.data_eval; }},
+  {"data", "max_length", false, true, "prompt + completion tokens of one sequence", [](JobConfig& c) -> FieldRef { return &c.data.max_length; }},
+  {"data", "max_prompt_length", false, true, "prompt tokens (BOS included)", [](JobConfig& c) -> FieldRef { return &c.data.max_prompt_length; }},
+  {"data", "truncation_mode", false, true, "keep_end or keep_start of a prompt that is too long", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.truncation_mode, ParseTruncationMode, TruncationModeName); }},
+  {"data", "on_bad_row", false, true, "error, or skip (counted and listed in rejects.jsonl)", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.on_bad_row, ParseBadRowPolicy, BadRowPolicyName); }},
+  {"data", "max_reported_problems", false, true, "problems listed by on_bad_row=error (the count is complete)", [](JobConfig& c) -> FieldRef { return &c.data.max_reported_problems; }},
+  {"data", "chat_template", false, true, "auto, chatml, llama3 or plain, for conversational rows", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.chat_template, ParseChatTemplateKind, ChatTemplateKindName); }},
+  {"training", "loss_type", false, true, "one loss type or a list (TRL's names, docs/losses.md)", [](JobConfig& c) -> FieldRef { return &c.training.loss.loss_type; }},
+  {"training", "loss_weights", false, true, "one weight per loss type; empty = 1 each", [](JobConfig& c) -> FieldRef { return &c.training.loss.loss_weights; }},
+  {"training", "beta", false, true, "DPO temperature: strength of the pull toward the reference", [](JobConfig& c) -> FieldRef { return &c.training.loss.beta; }},
+  {"training", "label_smoothing", false, true, "conservative DPO / robust flip rate / exo_pair epsilon", [](JobConfig& c) -> FieldRef { return &c.training.loss.label_smoothing; }},
+  {"training", "simpo_gamma", false, true, "SimPO target reward margin", [](JobConfig& c) -> FieldRef { return &c.training.loss.simpo_gamma; }},
+  {"training", "discopop_tau", false, true, "DiscoPOP temperature", [](JobConfig& c) -> FieldRef { return &c.training.loss.discopop_tau; }},
+  {"training", "rpo_alpha", false, true, "> 0 adds rpo_alpha x the NLL of the chosen completions", [](JobConfig& c) -> FieldRef { return &c.training.loss.rpo_alpha; }},
+  {"training", "learning_rate", false, true, "peak AdamW learning rate", [](JobConfig& c) -> FieldRef { return &c.training.learning_rate; }},
+  {"training", "max_steps", false, true, "optimizer steps; -1: epochs decide", [](JobConfig& c) -> FieldRef { return &c.training.max_steps; }},
+  {"training", "epochs", false, true, "passes over the data when max_steps is -1", [](JobConfig& c) -> FieldRef { return &c.training.epochs; }},
+  {"training", "per_device_batch_size", false, false, "pairs per micro-batch on each rank", [](JobConfig& c) -> FieldRef { return &c.training.per_device_batch_size; }},
+  {"training", "gradient_accumulation_steps", false, false, "micro-batches per optimizer step on each rank", [](JobConfig& c) -> FieldRef { return &c.training.gradient_accumulation_steps; }},
+  {"training", "max_grad_norm", false, true, "clip the global gradient norm; <= 0: no clipping", [](JobConfig& c) -> FieldRef { return &c.training.max_grad_norm; }},
+  {"training", "warmup_steps", false, true, "linear warm-up steps", [](JobConfig& c) -> FieldRef { return &c.training.warmup_steps; }},
+  {"training", "lr_scheduler", false, true, "constant, linear or cosine after warm-up", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.training.lr_scheduler, ParseLrScheduler, LrSchedulerName); }},
+  {"training", "weight_decay", false, true, "AdamW decoupled weight decay", [](JobConfig& c) -> FieldRef { return &c.training.weight_decay; }},
+  {"training", "adam_beta1", false, true, "AdamW beta1", [](JobConfig& c) -> FieldRef { return &c.training.adam_beta1; }},
+  {"training", "adam_beta2", false, true, "AdamW beta2", [](JobConfig& c) -> FieldRef { return &c.training.adam_beta2; }},
+  {"training", "adam_epsilon", false, true, "AdamW epsilon", [](JobConfig& c) -> FieldRef { return &c.training.adam_epsilon; }},
+  {"training", "seed", false, true, "data order", [](JobConfig& c) -> FieldRef { return &c.training.seed; }},
+  {"training", "threads", false, true, "intra-op threads; 0 = OMP_NUM_THREADS or all cores", [](JobConfig& c) -> FieldRef { return &c.training.threads; }},
+  {"training", "device", false, false, "cpu or cuda (each rank drives GPU local_rank mod visible GPUs)", [](JobConfig& c) -> FieldRef { return Choice(&c.training.device, kDevices, "training.device"); }},
+  {"training", "mixed_precision", false, true, "no, or bf16 (CUDA autocast; float32 weights and optimizer)", [](JobConfig& c) -> FieldRef { return Choice(&c.training.mixed_precision, kPrecisions, "training.mixed_precision"); }},
+  {"training", "logging_steps", false, true, "steps per metrics.jsonl record", [](JobConfig& c) -> FieldRef { return &c.training.logging_steps; }},
+  {"training", "eval_steps", false, true, "steps between evaluations; 0: at the end only", [](JobConfig& c) -> FieldRef { return &c.training.eval_steps; }},
+  {"training", "max_consecutive_skipped_steps", false, true, "non-finite steps in a row before the run stops", [](JobConfig& c) -> FieldRef { return &c.training.max_consecutive_skipped_steps; }},
+  {"reference", "mode", false, false, "local (in-process frozen model) or server (dpo-reference-server)", [](JobConfig& c) -> FieldRef { return Choice(&c.reference.mode, kReferenceModes, "reference.mode"); }},
+  {"reference", "model", true, true, "local: the reference model directory; empty = the initial policy", [](JobConfig& c) -> FieldRef { return &c.reference.model; }},
+  {"reference", "precompute", false, true, "score the whole training set once before training", [](JobConfig& c) -> FieldRef { return &c.reference.precompute; }},
+  {"reference", "address", false, false, "server: HOST:PORT of dpo-reference-server", [](JobConfig& c) -> FieldRef { return &c.reference.server.address; }},
+  {"reference", "fingerprint", false, false, "server: expected model fingerprint; empty = accept the server's", [](JobConfig& c) -> FieldRef { return &c.reference.server.expected_fingerprint; }},
+  {"reference", "tls_ca", true, false, "server: PEM roots; enables TLS", [](JobConfig& c) -> FieldRef { return &c.reference.server.tls_ca_file; }},
+  {"reference", "tls_cert", true, false, "server: client certificate (mTLS), with tls_key", [](JobConfig& c) -> FieldRef { return &c.reference.server.tls_cert_file; }},
+  {"reference", "tls_key", true, false, "server: client key (mTLS)", [](JobConfig& c) -> FieldRef { return &c.reference.server.tls_key_file; }},
+  {"reference", "auth_token_file", true, false, "server: file holding the bearer token", [](JobConfig& c) -> FieldRef { return &c.reference.server.auth_token_file; }},
+  {"reference", "timeout_seconds", false, false, "server: deadline of one call", [](JobConfig& c) -> FieldRef { return &c.reference.server.call_timeout_seconds; }},
+  {"reference", "retry_budget_seconds", false, false, "server: retrying one batch gives up after this long (exit 3)", [](JobConfig& c) -> FieldRef { return &c.reference.server.retry_budget_seconds; }},
+  {"reference", "prefetch", false, false, "server: micro-batches requested ahead", [](JobConfig& c) -> FieldRef { return &c.reference.server.prefetch_window; }},
+  {"output", "dir", true, false, "checkpoints, metrics.jsonl, rejects.jsonl and final/", [](JobConfig& c) -> FieldRef { return &c.output.dir; }},
+  {"output", "save_steps", false, false, "steps between checkpoints; 0: at the end only", [](JobConfig& c) -> FieldRef { return &c.output.save_steps; }},
+  {"output", "save_total_limit", false, false, "checkpoints kept; 0: all", [](JobConfig& c) -> FieldRef { return &c.output.save_total_limit; }},
+  {"output", "resume", true, false, "auto (newest valid checkpoint), never, or a checkpoint directory", [](JobConfig& c) -> FieldRef { return &c.output.resume; }},
+  {"output", "save_dtype", false, false, "final weights: auto (that of model.init), float32, bfloat16, float16", [](JobConfig& c) -> FieldRef { return Choice(&c.output.save_dtype, kSaveDtypes, "output.save_dtype"); }},
+  {"output", "max_shard_size_mb", false, false, "larger weights are written as shards", [](JobConfig& c) -> FieldRef { return &c.output.max_shard_size_mb; }},
+  {"metrics", "progress", false, false, "auto (when stderr is a terminal), always or never", [](JobConfig& c) -> FieldRef { return Choice(&c.metrics.progress, kProgressModes, "metrics.progress"); }},
+  {"metrics", "prometheus_listen", false, false, "HOST:PORT of rank 0's /metrics (PORT + local rank); port 0 disables", [](JobConfig& c) -> FieldRef { return &c.metrics.prometheus_listen; }},
+  {"metrics", "prometheus_linger_seconds", false, false, "keep serving /metrics this long after training", [](JobConfig& c) -> FieldRef { return &c.metrics.prometheus_linger_seconds; }},
+  {"metrics", "drift_warning_nats", false, false, "warn when logps/chosen falls this far below step 1; 0 disables", [](JobConfig& c) -> FieldRef { return &c.metrics.drift_warning_nats; }},
+  {"distributed", "timeout_seconds", false, false, "longest collective or reference fetch before exit 4; 0 disables", [](JobConfig& c) -> FieldRef { return &c.distributed.timeout_seconds; }},
+  {"distributed", "bucket_mb", false, false, "gradient all-reduce bucket size, MiB", [](JobConfig& c) -> FieldRef { return &c.distributed.bucket_mb; }},
+  {"distributed", "overlap", false, false, "start bucket all-reduces during the last backward", [](JobConfig& c) -> FieldRef { return &c.distributed.overlap; }},
+};
+// clang-format on
+
+}  // namespace
+
+const char* JobEnumName(ReferenceMode mode) { return NameIn(kReferenceModes, mode); }
+const char* JobEnumName(DeviceKind device) { return NameIn(kDevices, device); }
+const char* JobEnumName(MixedPrecision precision) { return NameIn(kPrecisions, precision); }
+const char* JobEnumName(ProgressMode mode) { return NameIn(kProgressModes, mode); }
+
+const std::vector<JobField>& JobFields() { return kFields; }
+
+const std::vector<std::string>& JobSections() {
+  static const std::vector<std::string> sections = {"model",     "tokenizer", "data",    "training",
+                                                    "reference", "output",    "metrics", "distributed"};
+  return sections;
+}
+
+const JobField* FindJobField(const std::string& section, const std::string& key) {
+  for (const JobField& field : kFields) {
+    if (section == field.section && key == field.key) return &field;
+  }
+  return nullptr;
+}
+
+}  // namespace dpo

@@ -1,0 +1,129 @@
+// One optimizer step: gradients -> synchronise -> clip -> update.
+#include "trainer/loop/train_step.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/common/clock.h"
+#include "core/optim/fused_adamw.h"
+#include "core/optim/lr_schedule.h"
+#include "trainer/checkpoint/fault_injection.h"
+#include "trainer/comm/communicator.h"
+#include "trainer/comm/gradient_sync.h"
+
+namespace dpo {
+namespace {
+
+void SetLearningRate(FusedAdamW& optimizer, double learning_rate) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
+  }
+}
+
+// Zeroes gradients in place (unlike Optimizer::zero_grad in LibTorch 2.x, which frees them and
+// would drop the bucket views of AssignBucketViewGradients).
+void ZeroGradients(const std::vector<at::Tensor>& parameters) {
+  for (const auto& parameter : parameters) {
+    if (parameter.grad().defined()) parameter.grad().zero_();
+  }
+}
+
+// Testing only: DPO_FAULT_INJECT=rank<R>.{throw,hang,kill}:<step> (fault_injection.h).
+void InjectFaultsForTesting(int rank, int64_t step_number) {
+  const std::string point = "rank" + std::to_string(rank);
+  for (const char* action : {".throw", ".hang", ".kill"}) MaybeInjectFault(point + action, step_number);
+}
+
+}  // namespace
+
+void ReduceTotals(Communicator& communicator, StepTotals& totals) {
+  if (communicator.world_size() == 1) return;
+  std::vector<double> sums = totals.metrics.Pack();
+  sums.push_back(totals.loss);
+  sums.push_back(static_cast<double>(totals.tokens));
+  communicator.AllReduceSum(sums);
+  totals.tokens = static_cast<int64_t>(sums.back());
+  sums.pop_back();
+  totals.loss = sums.back();
+  sums.pop_back();
+  totals.metrics = PairMetricSums::Unpack(sums);
+}
+
+TrainStep::TrainStep(TrainStepParts parts) : parts_(std::move(parts)) {
+  if (parts_.micro_batches == nullptr || parts_.pairs == nullptr || parts_.optimizer == nullptr ||
+      parts_.schedule == nullptr || parts_.communicator == nullptr) {
+    throw Error(ErrorKind::kInternal, "TrainStep: a required part is missing");
+  }
+}
+
+StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch,
+                          const std::vector<int64_t>& rank_shard) {
+  StepResult result;
+  result.learning_rate = parts_.schedule->At(step);
+  SetLearningRate(*parts_.optimizer, result.learning_rate);
+
+  // 1. Gradients of the loss over this rank's micro-batches, accumulated in .grad. The loss is
+  //    normalised by the global batch, so the sum over ranks is the global batch's loss.
+  const LossNormalizer normalizer = PreferenceStep::NormalizerFor(*parts_.pairs, global_batch);
+  std::optional<Error> failure = ComputeGradients(rank_shard, normalizer, result.totals);
+  InjectFaultsForTesting(parts_.communicator->rank(), step + 1);
+
+  // 2. Synchronise: the gradient sums (also after a failure: every rank issues the same
+  //    collectives), whether any rank lost its reference, then the loss and metric sums.
+  const Clock::time_point sync_started = Clock::now();
+  if (parts_.gradient_sync != nullptr) parts_.gradient_sync->Finish();
+  result.grad_sync_seconds = SecondsSince(sync_started);
+  result.reference_failure = AgreeOnReferenceFailure(std::move(failure), step + 1);
+  if (result.reference_failure) {
+    ZeroGradients(parts_.parameters);
+    return result;
+  }
+  ReduceTotals(*parts_.communicator, result.totals);
+
+  // 3. Clip to max_grad_norm; the norm before clipping is reported either way.
+  const double max_norm = parts_.max_grad_norm > 0 ? parts_.max_grad_norm : std::numeric_limits<double>::infinity();
+  result.grad_norm = torch::nn::utils::clip_grad_norm_(parts_.parameters, max_norm);
+
+  // 4. Update, unless the loss or the norm is not finite. Gradients and totals are identical on
+  //    every rank after the sync, so every rank decides alike.
+  result.applied = std::isfinite(result.totals.loss) && std::isfinite(result.grad_norm);
+  if (result.applied) parts_.optimizer->step();
+  ZeroGradients(parts_.parameters);
+  return result;
+}
+
+std::optional<Error> TrainStep::ComputeGradients(const std::vector<int64_t>& rank_shard,
+                                                 const LossNormalizer& normalizer, StepTotals& totals) {
+  try {
+    for (int64_t micro = 0; micro < parts_.accumulation_steps; ++micro) {
+      // Overlap: buckets of the last backward start their all-reduce as soon as they are done.
+      if (parts_.gradient_sync != nullptr && micro + 1 == parts_.accumulation_steps) parts_.gradient_sync->Arm();
+      parts_.micro_batches->Run(*parts_.pairs, MicroBatch(rank_shard, micro), normalizer, /*backward=*/true, totals);
+    }
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> TrainStep::AgreeOnReferenceFailure(std::optional<Error> failure, int64_t step_number) {
+  if (parts_.communicator->world_size() == 1) return failure;
+  std::vector<double> failed{failure ? 1.0 : 0.0};
+  parts_.communicator->AllReduceSum(failed);
+  if (failed[0] > 0 && !failure) {
+    failure = Error(ErrorKind::kReferenceUnavailable, "step " + std::to_string(step_number) +
+                                                          ": another rank could not get reference log-probs (see its log)");
+  }
+  return failure;
+}
+
+std::vector<int64_t> TrainStep::MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const {
+  const auto begin = rank_shard.begin() + micro * parts_.micro_batch_size;
+  return std::vector<int64_t>(begin, begin + parts_.micro_batch_size);
+}
+
+}  // namespace dpo
