@@ -107,7 +107,7 @@ const std::vector<JobField> kFields = {
   {"training", "max_grad_norm", false, true, "clip the global gradient norm; <= 0: no clipping", [](JobConfig& c) -> FieldRef { return &c.training.max_grad_norm; }},
   {"training", "warmup_steps", false, true, "linear warm-up steps", [](JobConfig& c) -> FieldRef { return &c.training.warmup_steps; }},
   {"training", "lr_scheduler", false, true, "constant, linear or cosine after warm-up", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.training.lr_scheduler, ParseLrScheduler, LrSchedulerName); }},
-  {"training", "weight_decay", false, true, "AdamW decoupled weight decay", [](JobConfig& c) -> FieldRef { return &c.training.weight_decay; }},
+  {"training", "weight_decay", false, true, "AdamW decoupled weight decay of matrices and embeddings (biases and norms: none, as HF)", [](JobConfig& c) -> FieldRef { return &c.training.weight_decay; }},
   {"training", "adam_beta1", false, true, "AdamW beta1", [](JobConfig& c) -> FieldRef { return &c.training.adam_beta1; }},
   {"training", "adam_beta2", false, true, "AdamW beta2", [](JobConfig& c) -> FieldRef { return &c.training.adam_beta2; }},
   {"training", "adam_epsilon", false, true, "AdamW epsilon", [](JobConfig& c) -> FieldRef { return &c.training.adam_epsilon; }},

@@ -24,6 +24,9 @@ struct KernelGroup {
 FusedAdamW::FusedAdamW(std::vector<at::Tensor> params, AdamWOptions options)
     : torch::optim::AdamW(std::move(params), std::move(options)) {}
 
+FusedAdamW::FusedAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, AdamWOptions defaults)
+    : torch::optim::AdamW(std::move(groups), std::move(defaults)) {}
+
 at::Tensor FusedAdamW::step(LossClosure closure) {
   if (closure != nullptr) throw InvalidInput("FusedAdamW::step takes no closure");
   const torch::NoGradGuard no_grad;

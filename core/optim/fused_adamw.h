@@ -23,6 +23,8 @@ namespace dpo {
 class FusedAdamW : public torch::optim::AdamW {
  public:
   FusedAdamW(std::vector<at::Tensor> params, torch::optim::AdamWOptions options);
+  // Groups with options of their own (e.g. WeightDecayGroups); `defaults` for groups without.
+  FusedAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults);
 
   // One update of every parameter that has a gradient. Throws InvalidInput for a sparse
   // gradient. Always returns an undefined tensor (no closure).

@@ -16,6 +16,7 @@
 #include "core/model/pretrained.h"
 #include "core/optim/fused_adamw.h"
 #include "core/optim/lr_schedule.h"
+#include "core/optim/weight_decay_groups.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/comm/communicator.h"
@@ -188,12 +189,11 @@ void Trainer::SetUpReference() {
 void Trainer::SetUpStep() {
   State& s = *state_;
   const TrainingSection& t = config_.training;
-  s.optimizer = std::make_unique<FusedAdamW>(
-      s.models.policy->module().parameters(),
-      torch::optim::AdamWOptions(t.learning_rate)
-          .betas({t.adam_beta1, t.adam_beta2})
-          .eps(t.adam_epsilon)
-          .weight_decay(t.weight_decay));
+  const auto adamw = torch::optim::AdamWOptions(t.learning_rate)
+                         .betas({t.adam_beta1, t.adam_beta2})
+                         .eps(t.adam_epsilon)
+                         .weight_decay(t.weight_decay);
+  s.optimizer = std::make_unique<FusedAdamW>(WeightDecayGroups(s.models.policy->module().parameters(), adamw), adamw);
   if (communicator_.world_size() > 1) {
     s.gradient_sync = std::make_unique<GradientSync>(communicator_, s.models.policy->module().parameters(),
                                                      static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024),
