@@ -5,6 +5,8 @@
 //   dpo-bench-step --device cuda [--shape gpt2-124m|llama-1b] [--precision bf16|fp32|both]
 //                  [--pairs P] [--steps S] [--spec-tflops 989] [--json FILE]
 //                  [--chunk-tokens C] [--profile FILE]
+//   --prompt-tokens P --completion-tokens C   override the shape's sequence (T = P + C), e.g.
+//                  --shape gpt2-124m --prompt-tokens 128 --completion-tokens 384 on the CPU
 //
 // FLOPs are model FLOPs of the whole step (core/model/model_flops.h): policy forward + backward,
 // the reference forward when it runs in the step (online; not when precomputed), the output
@@ -51,6 +53,8 @@ struct Options {
   int64_t pairs = 0;  // 0: the shape's default
   double spec_tflops = 989;
   std::string json_path;
+  int64_t prompt_tokens = 0;      // > 0: overrides the shape's
+  int64_t completion_tokens = 0;  // > 0: overrides the shape's
   dpo::LogProbOptions log_probs;
   std::string profile_path;
 };
@@ -322,6 +326,8 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--json") options.json_path = value();
     else if (flag == "--chunk-tokens") options.log_probs.chunk_tokens = std::stoll(value());
     else if (flag == "--profile") options.profile_path = value();
+    else if (flag == "--prompt-tokens") options.prompt_tokens = std::stoll(value());
+    else if (flag == "--completion-tokens") options.completion_tokens = std::stoll(value());
     else {
       std::fprintf(stderr, "dpo-bench-step: unknown argument %s\n", flag.c_str());
       std::exit(2);
@@ -364,6 +370,8 @@ int main(int argc, char** argv) {
   bool first = true;
   for (Shape shape : ShapesFor(options)) {
     if (options.pairs > 0) shape.pairs = options.pairs;
+    if (options.prompt_tokens > 0) shape.prompt_tokens = options.prompt_tokens;
+    if (options.completion_tokens > 0) shape.completion_tokens = options.completion_tokens;
     shape.config.max_positions = std::max(shape.config.max_positions, shape.prompt_tokens + shape.completion_tokens);
     const auto policy = dpo::CreateCausalLm(shape.config, 1);
     const auto reference_model = dpo::CreateCausalLm(shape.config, 1);
