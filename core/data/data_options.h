@@ -30,15 +30,20 @@ enum class ChatTemplateKind {
 };
 
 struct DataOptions {
-  // Upper bound on prompt + completion tokens of one sequence (TRL's default).
+  // Upper bound on prompt + completion tokens of one sequence. Default: 1024 (TRL's).
   int64_t max_length = 1024;
   // Upper bound on prompt tokens (BOS included); must leave room for a completion token.
+  // Default: 512.
   int64_t max_prompt_length = 512;
+  // Default: kKeepEnd.
   TruncationMode truncation_mode = TruncationMode::kKeepEnd;
+  // Default: kError.
   BadRowPolicy on_bad_row = BadRowPolicy::kError;
   // How many problems the error of `on_bad_row: error` lists (the count is always complete).
+  // Default: 20.
   int64_t max_reported_problems = 20;
   // How conversational rows (messages instead of strings) are rendered; see chat_template.h.
+  // Default: kAuto.
   ChatTemplateKind chat_template = ChatTemplateKind::kAuto;
 
   // Every problem at once, each naming the key, its value and the limit, e.g.

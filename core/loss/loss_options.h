@@ -21,13 +21,20 @@ std::string SupportedLossTypes();
 bool NeedsReference(LossType type);
 
 struct LossOptions {
+  // One or more LossType names, summed with loss_weights. Default: {"sigmoid"}.
   std::vector<std::string> loss_type = {"sigmoid"};
-  std::vector<double> loss_weights;  // empty: 1 for every type
+  // One weight per loss type. Default: empty (1 for every type).
+  std::vector<double> loss_weights;
+  // Strength of the pull toward the reference. Default: 0.1.
   double beta = 0.1;
-  double label_smoothing = 0.0;  // eps: cDPO for sigmoid, the flip rate for robust, exo_pair's eps
+  // eps: cDPO for sigmoid, the flip rate for robust, exo_pair's eps. Default: 0.
+  double label_smoothing = 0.0;
+  // SimPO's target margin. Default: 0.5.
   double simpo_gamma = 0.5;
+  // DiscoPOP's temperature. Default: 0.05.
   double discopop_tau = 0.05;
-  double rpo_alpha = 0.0;  // > 0 adds rpo_alpha x the token-mean NLL of the chosen completions
+  // > 0 adds rpo_alpha x the token-mean NLL of the chosen completions. Default: 0.
+  double rpo_alpha = 0.0;
 
   // Every problem at once, each naming the key, the value and the limit.
   std::vector<std::string> Validate() const;
