@@ -1,6 +1,7 @@
 // Communicator: how ranks agree. Gradients and metric sums are SUMMED across ranks: each
 // rank's loss is already normalised by the global batch (see LossNormalizer), so the sum is the
-// gradient of the global mean. Implementations: SingleProcessCommunicator (world size 1),
+// gradient of the global mean. Sharded data parallelism (trainer/zero/) also reduce-scatters
+// gradients and all-gathers parameters over flat buffers split into world_size equal segments. Implementations: SingleProcessCommunicator (world size 1),
 // MpiCommunicator (CPU tensors, MPI_Allreduce over flattened buckets) and NcclCommunicator
 // (CUDA tensors, built when LibTorch has CUDA).
 #pragma once
@@ -43,6 +44,14 @@ class Communicator {
   // it (MPI_Iallreduce); the default runs AllReduceSum now. `flat` must stay alive and untouched
   // until Wait() returns.
   virtual std::unique_ptr<PendingReduction> StartAllReduceSum(at::Tensor flat);
+  // Reduce-scatter. `flat`: contiguous, 1-D, numel a multiple of world_size, seen as world_size
+  // equal segments. `shard`: contiguous, 1-D, numel = flat.numel() / world_size, same dtype and
+  // device. Afterwards `shard` holds the sum over ranks of segment rank() of their `flat`;
+  // `flat` itself may be overwritten.
+  virtual void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) = 0;
+  // In-place all-gather over the same segments: afterwards segment r of `flat` on every rank
+  // holds what rank r had in its segment r.
+  virtual void AllGather(at::Tensor& flat) = 0;
   // Every rank receives root's `value` (its length may differ across ranks beforehand).
   virtual void Broadcast(std::string& value, int root) = 0;
   // Every rank's tensors are overwritten in place with root's (same shapes and dtypes).
@@ -70,6 +79,8 @@ class SingleProcessCommunicator final : public Communicator {
   std::string Name() const override { return "single-process"; }
   void AllReduceSum(std::vector<at::Tensor>&) override {}
   void AllReduceSum(std::vector<double>&) override {}
+  void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) override { shard.copy_(flat); }
+  void AllGather(at::Tensor&) override {}
   void Broadcast(std::string&, int) override {}
   void Broadcast(std::vector<at::Tensor>&, int) override {}
 };

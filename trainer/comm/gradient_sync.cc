@@ -11,18 +11,33 @@
 namespace dpo {
 
 GradientSync::GradientSync(Communicator& communicator, const std::vector<at::Tensor>& parameters, int64_t bucket_bytes,
-                           bool overlap)
-    : communicator_(communicator) {
+                           bool overlap) {
   const std::vector<at::Tensor> reversed(parameters.rbegin(), parameters.rend());
-  buffers_ = AssignBucketViewGradients(reversed, bucket_bytes);
-  const auto buckets = PlanBuckets(reversed, bucket_bytes);
+  std::vector<at::Tensor> buffers = AssignBucketViewGradients(reversed, bucket_bytes);
+  std::vector<std::vector<at::Tensor>> buckets;
+  for (const auto& bucket : PlanBuckets(reversed, bucket_bytes)) {
+    buckets.emplace_back();
+    for (const size_t index : bucket) buckets.back().push_back(reversed[index]);
+  }
+  start_ = [&communicator, buffers = std::move(buffers)](size_t bucket) {
+    return communicator.StartAllReduceSum(buffers[bucket]);
+  };
+  InstallHooks(buckets, overlap);
+}
+
+GradientSync::GradientSync(const std::vector<std::vector<at::Tensor>>& buckets, StartBucket start, bool overlap)
+    : start_(std::move(start)) {
+  InstallHooks(buckets, overlap);
+}
+
+void GradientSync::InstallHooks(const std::vector<std::vector<at::Tensor>>& buckets, bool overlap) {
   for (const auto& bucket : buckets) bucket_sizes_.push_back(static_cast<int64_t>(bucket.size()));
   ready_.assign(buckets.size(), 0);
   pending_.resize(buckets.size());
   if (!overlap) return;
   for (size_t b = 0; b < buckets.size(); ++b) {
-    for (const size_t index : buckets[b]) {
-      std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(reversed[index]);
+    for (const at::Tensor& parameter : buckets[b]) {
+      std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(parameter);
       accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
           [this, b](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
             OnGradientReady(b);
@@ -47,16 +62,16 @@ void GradientSync::OnGradientReady(size_t bucket) {
 }
 
 void GradientSync::StartReadyBuckets() {
-  while (next_to_start_ < buffers_.size() && ready_[next_to_start_] == bucket_sizes_[next_to_start_]) {
-    pending_[next_to_start_] = communicator_.StartAllReduceSum(buffers_[next_to_start_]);
+  while (next_to_start_ < bucket_sizes_.size() && ready_[next_to_start_] == bucket_sizes_[next_to_start_]) {
+    pending_[next_to_start_] = start_(next_to_start_);
     ++next_to_start_;
   }
 }
 
 void GradientSync::Finish() {
   armed_ = false;
-  for (; next_to_start_ < buffers_.size(); ++next_to_start_) {
-    pending_[next_to_start_] = communicator_.StartAllReduceSum(buffers_[next_to_start_]);
+  for (; next_to_start_ < bucket_sizes_.size(); ++next_to_start_) {
+    pending_[next_to_start_] = start_(next_to_start_);
   }
   for (auto& pending : pending_) {
     pending->Wait();

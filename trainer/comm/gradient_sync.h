@@ -1,5 +1,7 @@
-// GradientSync: sums a model's gradients across ranks once per step, bucket by bucket, either
-// after the last backward pass or overlapped with it.
+// GradientSync: reduces a model's gradients across ranks once per step, bucket by bucket, either
+// after the last backward pass or overlapped with it. The reduction is an all-reduce of each
+// bucket (data parallelism), or whatever the owner starts per bucket (the reduce-scatter of
+// trainer/zero/sharded_optimizer.h).
 //
 // Gradients live in flat bucket buffers (AssignBucketViewGradients) planned over the parameters
 // in reverse order, the order in which backward finishes them. With overlap, a post-hook on each
@@ -10,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,10 +29,16 @@ class PendingReduction;
 
 class GradientSync {
  public:
-  // Gives `parameters` bucket-view gradients. `communicator` must outlive this object. With
-  // `overlap`, installs one post-hook per parameter (inert until Arm()).
+  // Starts the reduction of bucket `b`; the returned operation is waited for in Finish().
+  using StartBucket = std::function<std::unique_ptr<PendingReduction>(size_t bucket)>;
+
+  // Gives `parameters` bucket-view gradients and all-reduces those buckets. `communicator` must
+  // outlive this object. With `overlap`, installs one post-hook per parameter (inert until Arm()).
   GradientSync(Communicator& communicator, const std::vector<at::Tensor>& parameters, int64_t bucket_bytes,
                bool overlap);
+  // Buckets the owner planned: `buckets[b]` are the parameters whose gradients make up bucket b,
+  // in the order backward finishes them; `start(b)` reduces it.
+  GradientSync(const std::vector<std::vector<at::Tensor>>& buckets, StartBucket start, bool overlap);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
@@ -43,14 +52,14 @@ class GradientSync {
   // collectives stay in step.
   void Finish();
 
-  size_t num_buckets() const { return buffers_.size(); }
+  size_t num_buckets() const { return bucket_sizes_.size(); }
 
  private:
+  void InstallHooks(const std::vector<std::vector<at::Tensor>>& buckets, bool overlap);
   void OnGradientReady(size_t bucket);
   void StartReadyBuckets();
 
-  Communicator& communicator_;
-  std::vector<at::Tensor> buffers_;               // one flat buffer per bucket
+  StartBucket start_;
   std::vector<int64_t> bucket_sizes_;             // parameters per bucket
   std::vector<int64_t> ready_;                    // finished gradients per bucket, this step
   std::vector<std::unique_ptr<PendingReduction>> pending_;  // started reductions, by bucket

@@ -125,6 +125,59 @@ std::unique_ptr<PendingReduction> MpiCommunicator::StartAllReduceSum(at::Tensor 
   return std::make_unique<MpiPendingReduction>(std::move(flat), watchdog_);
 }
 
+namespace {
+
+// The number of elements per segment of a flat tensor split over the ranks, checked.
+int SegmentCount(const at::Tensor& flat, int world_size, const char* operation) {
+  if (!flat.defined() || !flat.device().is_cpu() || !flat.is_contiguous() || flat.dim() != 1 ||
+      flat.numel() % world_size != 0 || flat.numel() / world_size > INT_MAX) {
+    throw Error(ErrorKind::kInternal, std::string("MpiCommunicator::") + operation +
+                                          " needs a contiguous 1-D CPU tensor of world_size x at most INT_MAX elements");
+  }
+  return static_cast<int>(flat.numel() / world_size);
+}
+
+bool IsNative(const at::Tensor& tensor) { return tensor.scalar_type() == at::kFloat || tensor.scalar_type() == at::kDouble; }
+
+MPI_Datatype MpiType(const at::Tensor& tensor) { return tensor.scalar_type() == at::kDouble ? MPI_DOUBLE : MPI_FLOAT; }
+
+}  // namespace
+
+void MpiCommunicator::ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) {
+  const int count = SegmentCount(flat, world_size_, "ReduceScatterSum");
+  if (!shard.is_contiguous() || shard.numel() != count || shard.scalar_type() != flat.scalar_type()) {
+    throw Error(ErrorKind::kInternal, "MpiCommunicator::ReduceScatterSum: the shard must be contiguous, of flat's dtype, with " +
+                                          std::to_string(count) + " elements");
+  }
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) {
+    watched.emplace(watchdog_->Watch("reduce-scatter of a " + Megabytes(static_cast<int64_t>(flat.numel() * flat.element_size())) +
+                                     " gradient bucket"));
+  }
+  at::Tensor send = IsNative(flat) ? flat : flat.to(at::kFloat);
+  at::Tensor receive = IsNative(shard) ? shard : torch::empty({count}, send.options());
+  Check(MPI_Reduce_scatter_block(send.data_ptr(), receive.data_ptr(), count, MpiType(send), MPI_SUM, MPI_COMM_WORLD),
+        "MPI_Reduce_scatter_block");
+  if (!receive.is_same(shard)) shard.copy_(receive);
+}
+
+void MpiCommunicator::AllGather(at::Tensor& flat) {
+  const int count = SegmentCount(flat, world_size_, "AllGather");
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) {
+    watched.emplace(watchdog_->Watch("all-gather of a " + Megabytes(static_cast<int64_t>(flat.numel() * flat.element_size())) +
+                                     " parameter bucket"));
+  }
+  // All-gather only moves bits: a 2-byte dtype goes as 16-bit words.
+  const MPI_Datatype type = IsNative(flat) ? MpiType(flat) : flat.element_size() == 2 ? MPI_UINT16_T : MPI_DATATYPE_NULL;
+  if (type == MPI_DATATYPE_NULL) {
+    throw Error(ErrorKind::kInternal, std::string("MpiCommunicator::AllGather: unsupported dtype ") +
+                                          c10::toString(flat.scalar_type()));
+  }
+  Check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, flat.data_ptr(), count, type, MPI_COMM_WORLD),
+        "MPI_Allgather");
+}
+
 void MpiCommunicator::AllReduceSum(std::vector<double>& values) {
   std::optional<Watchdog::Scope> watched;
   if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("all-reduce of " + std::to_string(values.size()) + " values"));

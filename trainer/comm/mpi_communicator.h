@@ -27,6 +27,10 @@ class MpiCommunicator final : public Communicator {
   void AllReduceSum(std::vector<double>& values) override;
   // MPI_Iallreduce of a contiguous float32/float64 CPU tensor; Wait() is watched.
   std::unique_ptr<PendingReduction> StartAllReduceSum(at::Tensor flat) override;
+  // MPI_Reduce_scatter_block and in-place MPI_Allgather of float32/float64 CPU tensors (others
+  // go through float32); a segment may hold at most INT_MAX elements.
+  void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) override;
+  void AllGather(at::Tensor& flat) override;
   void Broadcast(std::string& value, int root) override;
   void Broadcast(std::vector<at::Tensor>& tensors, int root) override;
 

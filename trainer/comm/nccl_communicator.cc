@@ -92,6 +92,52 @@ void NcclCommunicator::AllReduceSum(std::vector<at::Tensor>& tensors) {
   c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index)).synchronize();
 }
 
+namespace {
+
+void CheckSegments(const at::Tensor& flat, int world_size, int device_index, const char* operation) {
+  if (!flat.defined() || !flat.is_cuda() || flat.device().index() != device_index || !flat.is_contiguous() ||
+      flat.dim() != 1 || flat.numel() % world_size != 0) {
+    throw Error(ErrorKind::kInternal, std::string("NcclCommunicator::") + operation +
+                                          " needs a contiguous 1-D tensor on cuda:" + std::to_string(device_index) +
+                                          " of a multiple of world_size elements");
+  }
+}
+
+}  // namespace
+
+void NcclCommunicator::ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) {
+  CheckSegments(flat, world_size(), impl_->device_index, "ReduceScatterSum");
+  const size_t count = static_cast<size_t>(flat.numel() / world_size());
+  if (!shard.is_contiguous() || static_cast<size_t>(shard.numel()) != count || shard.scalar_type() != flat.scalar_type() ||
+      shard.device() != flat.device()) {
+    throw Error(ErrorKind::kInternal, "NcclCommunicator::ReduceScatterSum: the shard must be contiguous, on flat's device "
+                                      "and dtype, with numel / world_size elements");
+  }
+  const c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(impl_->device_index));
+  const auto cuda_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index));
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("NCCL reduce-scatter"));
+  impl_->Check(ncclReduceScatter(flat.data_ptr(), shard.data_ptr(), count, NcclType(flat.scalar_type()), ncclSum,
+                                 impl_->comm, cuda_stream.stream()),
+               "ncclReduceScatter");
+  cuda_stream.synchronize();
+}
+
+void NcclCommunicator::AllGather(at::Tensor& flat) {
+  CheckSegments(flat, world_size(), impl_->device_index, "AllGather");
+  const int64_t count = flat.numel() / world_size();
+  const c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(impl_->device_index));
+  const auto cuda_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index));
+  std::optional<Watchdog::Scope> watched;
+  if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch("NCCL all-gather"));
+  // In place: this rank's segment is the send buffer (NCCL's documented in-place form).
+  const at::Tensor own = flat.narrow(0, rank() * count, count);
+  impl_->Check(ncclAllGather(own.data_ptr(), flat.data_ptr(), static_cast<size_t>(count), NcclType(flat.scalar_type()),
+                             impl_->comm, cuda_stream.stream()),
+               "ncclAllGather");
+  cuda_stream.synchronize();
+}
+
 void NcclCommunicator::Broadcast(std::vector<at::Tensor>& tensors, int root) {
   const c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(impl_->device_index));
   const auto cuda_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(impl_->device_index));

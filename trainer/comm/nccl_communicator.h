@@ -34,6 +34,9 @@ class NcclCommunicator final : public Communicator {
   // result is complete on the device (the stream is synchronised under the watchdog).
   void AllReduceSum(std::vector<at::Tensor>& tensors) override;
   void AllReduceSum(std::vector<double>& values) override { bootstrap_.AllReduceSum(values); }
+  // ncclReduceScatter and in-place ncclAllGather on the current stream, synchronised before return.
+  void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) override;
+  void AllGather(at::Tensor& flat) override;
   void Broadcast(std::string& value, int root) override { bootstrap_.Broadcast(value, root); }
   void Broadcast(std::vector<at::Tensor>& tensors, int root) override;
 
