@@ -118,7 +118,8 @@ void EmitField(YAML::Emitter& out, const JobField& field, JobConfig& config, boo
 
 // The resolved configuration, every key in table order; a random model's architecture follows
 // the model section's own keys.
-std::string EmitYaml(const JobConfig& config, bool with_docs) {
+// `for_hash`: every field at its TrainingHashRole (the caller has reset kDefault fields).
+std::string EmitYaml(const JobConfig& config, bool with_docs, bool for_hash = false) {
   // The table's accessors take a mutable config; emitting only reads through them.
   JobConfig& readable = const_cast<JobConfig&>(config);
   YAML::Emitter out;
@@ -126,7 +127,8 @@ std::string EmitYaml(const JobConfig& config, bool with_docs) {
   for (const std::string& section : JobSections()) {
     out << YAML::Key << section << YAML::Value << YAML::BeginMap;
     for (const JobField& field : JobFields()) {
-      if (section == field.section) EmitField(out, field, readable, with_docs);
+      if (section != field.section || (for_hash && field.hash == TrainingHashRole::kLeftOut)) continue;
+      EmitField(out, field, readable, with_docs);
     }
     if (section == "model" && config.model.random_init()) {
       nlohmann::json architecture = config.model.architecture.ToHfJson();
@@ -317,6 +319,9 @@ std::vector<std::string> JobConfig::Validate() const {
   if (!(distributed.timeout_seconds >= 0)) {
     problems.push_back("distributed.timeout_seconds=" + Number(distributed.timeout_seconds) + " must be >= 0 (0 disables)");
   }
+  if (distributed.zero_stage < 0 || distributed.zero_stage > 2) {
+    problems.push_back("distributed.zero_stage=" + std::to_string(distributed.zero_stage) + " must be 0, 1 or 2");
+  }
   if (!(distributed.bucket_mb > 0 && distributed.bucket_mb <= 4096)) {
     problems.push_back("distributed.bucket_mb=" + Number(distributed.bucket_mb) + " must be in (0, 4096]");
   }
@@ -328,13 +333,13 @@ std::string JobConfig::ToYaml() const { return EmitYaml(*this, /*with_docs=*/fal
 std::string JobConfig::ToDocumentedYaml() const { return EmitYaml(*this, /*with_docs=*/true); }
 
 std::string JobConfig::TrainingHash() const {
-  // The settings outside the hash take their defaults (JobField::affects_training_hash).
+  // The settings outside the hash take their defaults or are left out (TrainingHashRole).
   JobConfig math = *this;
   JobConfig defaults;
   for (const JobField& field : JobFields()) {
-    if (!field.affects_training_hash) CopyField(field, defaults, math);
+    if (field.hash == TrainingHashRole::kDefault) CopyField(field, defaults, math);
   }
-  return Sha256Hex(math.ToYaml());
+  return Sha256Hex(EmitYaml(math, /*with_docs=*/false, /*for_hash=*/true));
 }
 
 }  // namespace dpo

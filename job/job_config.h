@@ -101,6 +101,10 @@ struct DistributedSection {
   // Start each bucket's all-reduce during the last backward pass as soon as its gradients are
   // final, instead of after it.
   bool overlap = false;
+  // 0: every rank holds the whole AdamW state; 1: each holds 1/world_size of it (ZeRO-1);
+  // 2: also gradients are reduce-scattered (ZeRO-2). See trainer/zero/. The same losses and
+  // weights (within float rounding) at every stage, and a checkpoint resumes under any stage.
+  int64_t zero_stage = 0;
 };
 
 struct MetricsSection {

@@ -28,18 +28,29 @@ struct NamedChoice {
 using FieldRef = std::variant<std::string*, int64_t*, uint64_t*, double*, bool*, std::vector<std::string>*,
                               std::vector<double>*, NamedChoice>;
 
+// The training hash is the SHA-256 of the job as YAML in which:
+enum class TrainingHashRole {
+  // the key has its value: another value is another training run (loss, data, optimizer, ...);
+  kValue,
+  // the key has its default value whatever the job says: where and how things run (output,
+  // metrics, distributed, the device, gradient checkpointing, the split of the global batch
+  // into micro-batches and ranks, how the reference is reached -- which model it is, is checked
+  // by its fingerprint);
+  kDefault,
+  // the key is left out: like kDefault, for keys added after checkpoints recorded hashes, so
+  // that adding one does not change the hash of a job that predates it.
+  kLeftOut,
+};
+
 struct JobField {
   const char* section;  // e.g. "training"
   const char* key;      // e.g. "beta"
   // A relative value resolves against the job file's folder (from --set: against the working
   // directory); "", "random", "auto" and "never" stay as written.
   bool is_path;
-  // Part of the training hash (JobConfig::TrainingHash), so a resumed or restarted run with
-  // another value is refused. Off only for where and how things run: output, metrics,
-  // distributed, the device, gradient checkpointing, the split of the global batch into
-  // micro-batches and ranks, and how the reference is reached (which model it is, is checked by
-  // its fingerprint).
-  bool affects_training_hash;
+  // What the key contributes to the training hash (JobConfig::TrainingHash), which a resumed
+  // or restarted run must match.
+  TrainingHashRole hash;
   const char* doc;  // one line, for --print-config
   FieldRef (*member)(JobConfig& config);
 };

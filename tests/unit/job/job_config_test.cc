@@ -70,6 +70,8 @@ TEST(JobConfigTest, OutputDtypeAndShardSizeAreValidated) {
 TEST(JobConfigTest, DistributedValuesAreValidated) {
   EXPECT_NE(ErrorOf({"distributed.timeout_seconds=-1"}).find("distributed.timeout_seconds=-1 must be >= 0"), std::string::npos);
   EXPECT_NE(ErrorOf({"distributed.bucket_mb=0"}).find("distributed.bucket_mb=0 must be in (0, 4096]"), std::string::npos);
+  EXPECT_NE(ErrorOf({"distributed.zero_stage=3"}).find("distributed.zero_stage=3 must be 0, 1 or 2"), std::string::npos);
+  EXPECT_NE(ErrorOf({"distributed.zero_stage=-1"}).find("distributed.zero_stage=-1 must be 0, 1 or 2"), std::string::npos);
   EXPECT_NE(ErrorOf({"distributed.ranks=2"}).find("distributed.ranks"), std::string::npos);
 }
 
@@ -111,6 +113,8 @@ TEST(JobConfigTest, TrainingHashIgnoresHowTheGlobalBatchIsSplitButNotTheMath) {
   const std::string base = Parse({}).TrainingHash();
   EXPECT_EQ(Parse({"training.per_device_batch_size=2", "training.gradient_accumulation_steps=2"}).TrainingHash(), base);
   EXPECT_EQ(Parse({"distributed.timeout_seconds=5", "output.dir=/elsewhere"}).TrainingHash(), base);
+  // A checkpoint of one ZeRO stage resumes under another.
+  EXPECT_EQ(Parse({"distributed.zero_stage=2"}).TrainingHash(), base);
   EXPECT_NE(Parse({"training.learning_rate=0.5"}).TrainingHash(), base);
   EXPECT_NE(Parse({"training.seed=7"}).TrainingHash(), base);
 }
@@ -137,7 +141,7 @@ TEST(JobConfigTest, TrainingHashIsTheOneEarlierCheckpointsRecorded) {
       "output:\n  dir: o\n  save_steps: 3\n  save_total_limit: 2\n  resume: never\n  save_dtype: float16\n"
       "  max_shard_size_mb: 7\n"
       "metrics:\n  progress: never\n  prometheus_listen: 0.0.0.0:9\n  prometheus_linger_seconds: 1\n  drift_warning_nats: 2\n"
-      "distributed:\n  timeout_seconds: 9\n  bucket_mb: 3\n  overlap: true\n";
+      "distributed:\n  timeout_seconds: 9\n  bucket_mb: 3\n  overlap: true\n  zero_stage: 1\n";
   EXPECT_EQ(JobConfig::Parse(every_key, "job.yaml", "/data", {}).TrainingHash(),
             "22ffb897ac7a35742f2eecfc81e6a7f51425c83806e034648922a5b06e09fd04");
 }
