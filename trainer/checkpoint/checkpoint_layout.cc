@@ -28,10 +28,11 @@ nlohmann::json ParseStateFile(const std::string& path) {
 
 }  // namespace
 
-std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir) {
+std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir, const std::vector<std::string>& optimizer_files) {
   std::vector<std::string> files = {kConfigFileName};
   for (const std::string& name : ModelWeightFiles(dir)) files.push_back(name);
-  for (const char* name : {kTokenizerFileName, kOptimizerFileName, kJobConfigFileName}) files.push_back(name);
+  files.insert(files.end(), optimizer_files.begin(), optimizer_files.end());
+  for (const char* name : {kTokenizerFileName, kJobConfigFileName}) files.push_back(name);
   return files;
 }
 
@@ -94,7 +95,7 @@ std::vector<std::string> VerifyCheckpoint(const std::string& dir) {
   }
   std::set<std::string> names;
   try {
-    for (const std::string& name : CheckpointChecksummedFiles(dir)) names.insert(name);
+    for (const std::string& name : CheckpointChecksummedFiles(dir, state.optimizer_files)) names.insert(name);
   } catch (const Error& e) {
     problems.push_back(e.what());
   }

@@ -14,7 +14,7 @@ namespace dpo {
 
 // <output>/step-<N>/ holds config.json, model.safetensors (core/model/pretrained.h),
 // dpo_tokenizer.json (core/tokenizer/tokenizer_files.h) and these:
-inline constexpr const char* kOptimizerFileName = "optimizer.pt";      // torch::save(optimizer)
+inline constexpr const char* kOptimizerFileName = "optimizer.pt";      // torch::save(optimizer), stage 0
 inline constexpr const char* kJobConfigFileName = "job.yaml";          // the resolved job config
 inline constexpr const char* kTrainerStateFileName = "trainer_state.json";  // state + "files"
 // <output>/latest holds "step-<N>\n": the newest complete checkpoint.
@@ -25,9 +25,9 @@ inline constexpr const char* kTempPrefix = ".tmp-step-";
 
 // Every file trainer_state.json must list in "files" with its SHA-256 (hex): config.json, the
 // weight files the checkpoint directory `dir` holds (ModelWeightFiles: single or sharded), the
-// tokenizer record, optimizer state and job.yaml. Throws Error(kInvalidInput) when `dir` has
-// no readable weights.
-std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir);
+// tokenizer record, the optimizer state (`optimizer_files`, TrainerState) and job.yaml. Throws
+// Error(kInvalidInput) when `dir` has no readable weights.
+std::vector<std::string> CheckpointChecksummedFiles(const std::string& dir, const std::vector<std::string>& optimizer_files);
 
 // "step-<N>" for N >= 0.
 std::string StepDirectoryName(int64_t step);

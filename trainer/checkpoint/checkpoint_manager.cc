@@ -40,10 +40,34 @@ void RemoveStaleTempDirectories(const std::string& output_dir) {
   }
 }
 
+// Moves the staged optimizer files into `temp`, checks each against its writer's digest and
+// returns their names. A staging directory left empty goes too.
+std::vector<std::string> MoveInOptimizerFiles(const std::vector<CheckpointManager::StagedFile>& staged, const fs::path& temp) {
+  std::vector<std::string> names;
+  for (const auto& file : staged) {
+    const std::string name = fs::path(file.path).filename().string();
+    const fs::path target = temp / name;
+    std::error_code error;
+    fs::rename(file.path, target, error);
+    if (error) throw Error(ErrorKind::kInternal, "cannot move " + file.path + " into " + temp.string() + ": " + error.message());
+    const std::string found = Sha256FileHex(target.string());
+    if (found != file.sha256) {
+      throw Error(ErrorKind::kInternal, target.string() + ": sha256 " + found + " differs from the " + file.sha256 +
+                                            " its writer computed; the checkpoint is not committed");
+    }
+    names.push_back(name);
+  }
+  for (const auto& file : staged) {
+    std::error_code not_empty_or_gone;
+    fs::remove(fs::path(file.path).parent_path(), not_empty_or_gone);
+  }
+  return names;
+}
+
 // Everything but the rename: the complete checkpoint in `temp`, synced.
 void WriteCheckpointFiles(const std::string& temp, int64_t step, int64_t max_shard_bytes, CausalLm& model,
-                          const Tokenizer& tokenizer, torch::optim::Optimizer& optimizer, const TrainerState& state,
-                          const std::string& resolved_config_yaml) {
+                          const Tokenizer& tokenizer, const std::vector<CheckpointManager::StagedFile>& optimizer_files,
+                          TrainerState state, const std::string& resolved_config_yaml) {
   const fs::path root(temp);
   ModelSaveOptions weights;
   weights.max_shard_bytes = max_shard_bytes;
@@ -51,17 +75,14 @@ void WriteCheckpointFiles(const std::string& temp, int64_t step, int64_t max_sha
   SaveTokenizerFiles(tokenizer, temp);
   MaybeInjectFault("checkpoint.after_weights", step);
 
-  const std::string optimizer_path = (root / kOptimizerFileName).string();
-  try {
-    torch::save(optimizer, optimizer_path);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorKind::kInternal, optimizer_path + ": cannot write optimizer state: " + e.what_without_backtrace());
-  }
+  state.optimizer_files = MoveInOptimizerFiles(optimizer_files, root);
   WriteFileAtomically((root / kJobConfigFileName).string(), resolved_config_yaml);
 
   nlohmann::json json = state.ToJson();
   nlohmann::json files = nlohmann::json::object();
-  for (const std::string& name : CheckpointChecksummedFiles(temp)) files[name] = Sha256FileHex((root / name).string());
+  for (const std::string& name : CheckpointChecksummedFiles(temp, state.optimizer_files)) {
+    files[name] = Sha256FileHex((root / name).string());
+  }
   json["files"] = std::move(files);
   WriteFileAtomically((root / kTrainerStateFileName).string(), json.dump(2) + "\n");
   SyncDirectoryContents(temp);
@@ -81,6 +102,31 @@ CheckpointManager::CheckpointManager(std::string output_dir, int save_total_limi
 std::string CheckpointManager::Save(int64_t step, CausalLm& model, const Tokenizer& tokenizer,
                                     torch::optim::Optimizer& optimizer, const TrainerState& state,
                                     const std::string& resolved_config_yaml) {
+  std::error_code error;
+  fs::create_directories(output_dir_, error);
+  if (error) throw Error(ErrorKind::kInternal, "cannot create output directory " + output_dir_ + ": " + error.message());
+  const std::string staging = MakeTempDirectory(output_dir_, TempPrefixFor(step, "-optimizer-"));
+  try {
+    const std::string path = (fs::path(staging) / kOptimizerFileName).string();
+    try {
+      torch::save(optimizer, path);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kInternal, path + ": cannot write optimizer state: " + e.what_without_backtrace());
+    }
+    const std::string directory =
+        Save(step, model, tokenizer, {{path, Sha256FileHex(path)}}, state, resolved_config_yaml);
+    fs::remove_all(staging, error);
+    return directory;
+  } catch (...) {
+    fs::remove_all(staging, error);
+    throw;
+  }
+}
+
+std::string CheckpointManager::Save(int64_t step, CausalLm& model, const Tokenizer& tokenizer,
+                                    const std::vector<StagedFile>& optimizer_files, const TrainerState& state,
+                                    const std::string& resolved_config_yaml) {
+  if (optimizer_files.empty()) throw Error(ErrorKind::kInternal, "CheckpointManager::Save: no optimizer files");
   if (step < 0 || state.step != step) {
     throw Error(ErrorKind::kInternal, "CheckpointManager::Save: step " + std::to_string(step) +
                                           " must be >= 0 and equal TrainerState.step " + std::to_string(state.step));
@@ -93,7 +139,7 @@ std::string CheckpointManager::Save(int64_t step, CausalLm& model, const Tokeniz
   const std::string final_dir = (fs::path(output_dir_) / name).string();
   const std::string temp = MakeTempDirectory(output_dir_, TempPrefixFor(step, "-"));
   try {
-    WriteCheckpointFiles(temp, step, max_shard_bytes_, model, tokenizer, optimizer, state, resolved_config_yaml);
+    WriteCheckpointFiles(temp, step, max_shard_bytes_, model, tokenizer, optimizer_files, state, resolved_config_yaml);
     MaybeInjectFault("checkpoint.before_rename", step);
     ReplaceDirectory(temp, final_dir, TempPrefixFor(step, "-old-"));
   } catch (...) {

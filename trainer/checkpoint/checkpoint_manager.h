@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/model/pretrained.h"
 #include "trainer/checkpoint/trainer_state.h"
@@ -35,14 +36,27 @@ class CheckpointManager {
   // Checkpoint weights above this many bytes are written as shards (see ModelSaveOptions).
   void set_max_shard_bytes(int64_t bytes) { max_shard_bytes_ = bytes; }
 
+  // An optimizer-state file written outside Save (by any rank, into a staging directory under
+  // the output directory), with the SHA-256 its writer computed after writing it.
+  struct StagedFile {
+    std::string path;
+    std::string sha256;
+  };
+
   // Writes `<output>/step-<step>/` (config.json, the float32 weights: model.safetensors or
-  // shards with their index, dpo_tokenizer.json, optimizer.pt, job.yaml, trainer_state.json
-  // with the SHA-256 of every other file) and returns its path. Protocol: temp sibling dir, fsync of each file and the dir, rename to
-  // step-<step> (an existing step-<step> is replaced atomically), fsync of <output>, then
-  // `latest` is replaced atomically, then retention deletes the oldest step-<N> beyond
-  // save_total_limit (never the one just written). A crash at any point leaves the previous
-  // checkpoint and `latest` usable. Requires state.step == step >= 0 (else Error(kInternal)).
-  // Throws Error(kInternal) naming the path on I/O failure; the temp dir is removed then.
+  // shards with their index, dpo_tokenizer.json, the optimizer files, job.yaml,
+  // trainer_state.json with the SHA-256 of every other file) and returns its path. The optimizer
+  // files are `optimizer_files`, moved in (same file system) and each checked against its
+  // writer's digest; their names become state.optimizer_files. Protocol: temp sibling dir, fsync
+  // of each file and the dir, rename to step-<step> (an existing step-<step> is replaced
+  // atomically), fsync of <output>, then `latest` is replaced atomically, then retention deletes
+  // the oldest step-<N> beyond save_total_limit (never the one just written). A crash at any
+  // point leaves the previous checkpoint and `latest` usable. Requires state.step == step >= 0
+  // and at least one optimizer file (else Error(kInternal)). Throws Error(kInternal) naming the
+  // path on I/O failure or a digest mismatch; the temp dir is removed then.
+  std::string Save(int64_t step, CausalLm& model, const Tokenizer& tokenizer, const std::vector<StagedFile>& optimizer_files,
+                   const TrainerState& state, const std::string& resolved_config_yaml);
+  // The same for one process's whole optimizer, written as optimizer.pt.
   std::string Save(int64_t step, CausalLm& model, const Tokenizer& tokenizer, torch::optim::Optimizer& optimizer,
                    const TrainerState& state, const std::string& resolved_config_yaml);
 
@@ -57,11 +71,14 @@ class CheckpointManager {
   std::optional<std::string> FindResumeCheckpoint(const std::string& resume) const;
 
   // Verifies `dir` (Error(kNoCheckpoint) naming it and every problem), then loads the weights
-  // into `model` (LoadHfStateDict) and the optimizer state into `optimizer` (which must have
-  // the same parameter groups and sizes as when saved; tensors go to the device of the model's
-  // first parameter), and returns the TrainerState. Does not restore the RNG state: the caller
-  // does (RestoreTorchRngState) once it has checked config_hash and world_size. Throws
-  // Error(kInvalidInput) naming the file when a verified file cannot be loaded into these objects.
+  // into `model` (LoadHfStateDict) and returns the TrainerState; the caller loads the optimizer
+  // files it names (state.optimizer_files). Does not restore the RNG state: the caller does
+  // (RestoreTorchRngState) once it has checked config_hash and world_size. Throws
+  // Error(kInvalidInput) naming the file when a verified file cannot be loaded into the model.
+  TrainerState Load(const std::string& dir, CausalLm& model) const;
+  // The same, then optimizer.pt into `optimizer` (which must have the same parameter groups and
+  // sizes as when saved; tensors go to the device of the model's first parameter). Throws
+  // Error(kInvalidInput) for a checkpoint whose optimizer state is sharded.
   TrainerState Load(const std::string& dir, CausalLm& model, torch::optim::Optimizer& optimizer) const;
 
   const std::string& output_dir() const { return output_dir_; }

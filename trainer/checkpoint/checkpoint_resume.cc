@@ -78,13 +78,22 @@ std::optional<std::string> CheckpointManager::FindResumeCheckpoint(const std::st
               "no valid checkpoint to resume from in " + output_dir_ + " (resume=auto); rejected:" + rejected);
 }
 
-TrainerState CheckpointManager::Load(const std::string& dir, CausalLm& model, torch::optim::Optimizer& optimizer) const {
+TrainerState CheckpointManager::Load(const std::string& dir, CausalLm& model) const {
   const auto problems = VerifyCheckpoint(dir);
   if (!problems.empty()) {
     throw Error(ErrorKind::kNoCheckpoint, "checkpoint " + dir + " is not valid: " + JoinProblems(problems));
   }
   const TrainerState state = ReadCheckpointState(dir);
   model.LoadHfStateDict(ReadModelWeights(dir), (fs::path(dir) / ModelWeightFiles(dir).front()).string());
+  return state;
+}
+
+TrainerState CheckpointManager::Load(const std::string& dir, CausalLm& model, torch::optim::Optimizer& optimizer) const {
+  const TrainerState state = Load(dir, model);
+  if (state.optimizer_files != std::vector<std::string>{kOptimizerFileName}) {
+    throw InvalidInput(dir + ": the optimizer state is sharded (" + std::to_string(state.optimizer_files.size()) +
+                       " files); load it with the job's data-parallel optimizer");
+  }
 
   const std::vector<torch::Tensor> parameters = model.module().parameters();
   const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();

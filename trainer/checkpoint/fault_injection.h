@@ -19,6 +19,8 @@ inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
 //   checkpoint.after_weights  model files written into the temp dir, optimizer not yet
 //   checkpoint.before_rename  temp dir complete and synced, not yet renamed to step-<N>
 //   checkpoint.after_rename   step-<N> in place, the `latest` pointer not yet updated
+// and by SaveOnEveryRank (collective_save.h), before rank R writes its optimizer files:
+//   checkpoint.rank<R>.throw
 // Points used by the training loop, before the gradient all-reduce of step <N> (1-based):
 //   rank<R>.throw, rank<R>.hang, rank<R>.kill   on rank R only
 void MaybeInjectFault(std::string_view point, int64_t step);

@@ -77,6 +77,7 @@ json TrainerState::ToJson() const {
       {"skipped_steps", skipped_steps},
       {"consecutive_skipped_steps", consecutive_skipped_steps},
       {"torch_rng_state", torch_rng_state},
+      {"optimizer_files", optimizer_files},
       {"extra", extra},
   };
 }
@@ -104,6 +105,16 @@ TrainerState TrainerState::FromJson(const json& object, const std::string& sourc
   state.skipped_steps = fields.Int("skipped_steps", 0);
   state.consecutive_skipped_steps = fields.Int("consecutive_skipped_steps", 0);
   state.torch_rng_state = fields.String("torch_rng_state");
+  if (const auto files = object.find("optimizer_files"); files != object.end()) {
+    if (!files->is_array() || files->empty()) throw fields.Fail("optimizer_files", "expected a non-empty array of file names");
+    state.optimizer_files.clear();
+    for (const json& name : *files) {
+      if (!name.is_string() || name.get<std::string>().empty() || name.get<std::string>().find('/') != std::string::npos) {
+        throw fields.Fail("optimizer_files", "expected plain file names, found " + name.dump());
+      }
+      state.optimizer_files.push_back(name.get<std::string>());
+    }
+  }
   const auto extra = object.find("extra");
   state.extra = extra == object.end() ? json::object() : *extra;
   return state;
@@ -115,7 +126,7 @@ bool TrainerState::operator==(const TrainerState& other) const {
          reference_fingerprint == other.reference_fingerprint && world_size == other.world_size &&
          tokens_seen == other.tokens_seen && pairs_seen == other.pairs_seen &&
          skipped_steps == other.skipped_steps && consecutive_skipped_steps == other.consecutive_skipped_steps &&
-         torch_rng_state == other.torch_rng_state && extra == other.extra;
+         torch_rng_state == other.torch_rng_state && optimizer_files == other.optimizer_files && extra == other.extra;
 }
 
 std::string CaptureTorchRngState() {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,10 @@ struct TrainerState {
   int64_t skipped_steps = 0;              // non-finite-loss updates skipped so far
   int64_t consecutive_skipped_steps = 0;  // ... of which at the end of the run so far
   std::string torch_rng_state;        // CaptureTorchRngState(): hex of the CPU generator state
+  // The checkpoint's optimizer-state files: "optimizer.pt" (one whole optimizer, stage 0) or one
+  // shard per rank (ZeRO stages 1 and 2, trainer/zero/adam_state_files.h). Checkpoints written
+  // before this field existed hold optimizer.pt.
+  std::vector<std::string> optimizer_files = {"optimizer.pt"};
   nlohmann::json extra = nlohmann::json::object();  // free-form, for later additions
 
   // {"format_version": 1, "step": ..., "sampler": {"epoch", "step_in_epoch"}, ...}.

@@ -54,7 +54,7 @@ TEST_F(CheckpointManagerTest, SaveWritesEveryFileWithChecksumsAndLatest) {
   EXPECT_EQ(ReadFile(dir + "/job.yaml"), kYaml);
   const auto json = nlohmann::json::parse(ReadFile(dir + "/trainer_state.json"));
   ASSERT_EQ(json.at("files").size(), 5u);
-  for (const std::string& name : CheckpointChecksummedFiles(dir)) {
+  for (const std::string& name : CheckpointChecksummedFiles(dir, {kOptimizerFileName})) {
     EXPECT_EQ(json.at("files").at(name), Sha256FileHex(dir + "/" + name)) << name;
   }
   EXPECT_EQ(ReadFile(Output() + "/latest"), "step-3\n");
@@ -210,6 +210,57 @@ TEST_F(CheckpointManagerTest, SaveRejectsAStepThatDisagreesWithTheState) {
     EXPECT_NE(std::string(e.what()).find("8"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(Output() + "/step-8"));
+}
+
+TEST_F(CheckpointManagerTest, StagedShardsAreMovedInListedAndVerified) {
+  TinySetup setup = MakeTinySetup(1);
+  CheckpointManager manager(Output(), 0);
+  const std::string staging = temp_.File("staging");
+  fs::create_directories(staging);
+  std::vector<CheckpointManager::StagedFile> staged;
+  for (const std::string name : {"optimizer-shard-00000-of-00002.pt", "optimizer-shard-00001-of-00002.pt"}) {
+    WriteFileAtomically(staging + "/" + name, "state of " + name);
+    staged.push_back({staging + "/" + name, Sha256FileHex(staging + "/" + name)});
+  }
+  const std::string dir = manager.Save(4, *setup.model, *setup.tokenizer, staged, MakeState(4), kYaml);
+  EXPECT_FALSE(fs::exists(staging));  // emptied, then removed
+  const TrainerState state = ReadCheckpointState(dir);
+  EXPECT_EQ(state.optimizer_files,
+            (std::vector<std::string>{"optimizer-shard-00000-of-00002.pt", "optimizer-shard-00001-of-00002.pt"}));
+  EXPECT_TRUE(VerifyCheckpoint(dir).empty()) << JoinProblems(VerifyCheckpoint(dir));
+  // The whole-optimizer Load refuses sharded state rather than loading a part of it.
+  TinySetup fresh = MakeTinySetup(2);
+  try {
+    manager.Load(dir, *fresh.model, *fresh.optimizer);
+    FAIL() << "sharded optimizer state loaded as a whole";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("the optimizer state is sharded (2 files)"), std::string::npos) << e.what();
+  }
+  // A shard lost afterwards makes the checkpoint invalid, naming it.
+  fs::remove(dir + "/optimizer-shard-00001-of-00002.pt");
+  EXPECT_NE(JoinProblems(VerifyCheckpoint(dir)).find("optimizer-shard-00001-of-00002.pt: missing"), std::string::npos)
+      << JoinProblems(VerifyCheckpoint(dir));
+}
+
+TEST_F(CheckpointManagerTest, AShardThatChangedAfterItsWriterHashedItIsNotCommitted) {
+  TinySetup setup = MakeTinySetup(1);
+  CheckpointManager manager(Output(), 0);
+  Save(manager, setup, 2);
+  const std::string shard = temp_.File("optimizer-shard-00000-of-00001.pt");
+  WriteFileAtomically(shard, "as written");
+  const std::string digest = Sha256FileHex(shard);
+  WriteFileAtomically(shard, "changed on the way");
+  try {
+    manager.Save(4, *setup.model, *setup.tokenizer, {{shard, digest}}, MakeState(4), kYaml);
+    FAIL() << "a shard with another digest was committed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInternal);
+    EXPECT_NE(std::string(e.what()).find("differs from the " + digest + " its writer computed"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(Output() + "/step-4"));
+  EXPECT_EQ(ReadFile(Output() + "/latest"), "step-2\n");
 }
 
 }  // namespace

@@ -33,6 +33,15 @@ TEST(TrainerStateTest, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(read.torch_rng_state, state.torch_rng_state);
 }
 
+TEST(TrainerStateTest, OptimizerFilesRoundTripAndDefaultToTheWholeOptimizerOfOlderCheckpoints) {
+  TrainerState sharded = testing::MakeState(2);
+  sharded.optimizer_files = {"optimizer-shard-00000-of-00002.pt", "optimizer-shard-00001-of-00002.pt"};
+  EXPECT_EQ(TrainerState::FromJson(json::parse(sharded.ToJson().dump()), "s").optimizer_files, sharded.optimizer_files);
+  json older = sharded.ToJson();
+  older.erase("optimizer_files");
+  EXPECT_EQ(TrainerState::FromJson(older, "s").optimizer_files, std::vector<std::string>{"optimizer.pt"});
+}
+
 TEST(TrainerStateTest, LargeCountersSurviveExactly) {
   TrainerState state;
   state.tokens_seen = (int64_t{1} << 62) + 1;  // not representable as a double
@@ -70,6 +79,10 @@ TEST(TrainerStateTest, FromJsonErrorsNameTheFileAndTheField) {
        "below the minimum"},
       {"huge unsigned", [](json& j) { j["pairs_seen"] = UINT64_MAX; }, "\"pairs_seen\"", "out of range"},
       {"newer format", [](json& j) { j["format_version"] = 99; }, "\"format_version\"", "newer than the supported 1"},
+      {"no optimizer files", [](json& j) { j["optimizer_files"] = json::array(); }, "\"optimizer_files\"",
+       "expected a non-empty array"},
+      {"optimizer file outside", [](json& j) { j["optimizer_files"] = {"../x.pt"}; }, "\"optimizer_files\"",
+       "expected plain file names, found \"../x.pt\""},
   };
   for (const BadFieldCase& c : cases) {
     json bad = testing::MakeState(3).ToJson();
