@@ -4,6 +4,8 @@
 
 namespace dpo {
 
+bool DecaysWeight(const at::Tensor& parameter) { return parameter.dim() >= 2; }
+
 std::vector<torch::optim::OptimizerParamGroup> WeightDecayGroups(const std::vector<at::Tensor>& parameters,
                                                                  const torch::optim::AdamWOptions& options) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -12,7 +14,7 @@ std::vector<torch::optim::OptimizerParamGroup> WeightDecayGroups(const std::vect
     return groups;
   }
   std::vector<at::Tensor> decayed, exempt;
-  for (const at::Tensor& parameter : parameters) (parameter.dim() >= 2 ? decayed : exempt).push_back(parameter);
+  for (const at::Tensor& parameter : parameters) (DecaysWeight(parameter) ? decayed : exempt).push_back(parameter);
   torch::optim::AdamWOptions no_decay = options;
   no_decay.weight_decay(0);
   if (!decayed.empty()) groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(options));

@@ -10,6 +10,9 @@
 
 namespace dpo {
 
+// True for the parameters weight decay applies to (two or more dimensions).
+bool DecaysWeight(const at::Tensor& parameter);
+
 // AdamW parameter groups for `parameters`: with options.weight_decay() > 0, the decayed
 // parameters (ndim >= 2) then the exempt ones (ndim < 2, weight_decay 0), each group with
 // `options` otherwise; an empty group is left out. With weight_decay 0 there is nothing to

@@ -12,42 +12,12 @@
 #include "core/common/clock.h"
 #include "core/model/causal_lm.h"
 #include "core/model/pretrained.h"
+#include "tests/integration/mpi_job.h"
 #include "tests/integration/train_job.h"
 #include "tests/support/subprocess.h"
 
 namespace dpo::testing {
 namespace {
-
-
-// `mpirun -np <ranks>` with the flags a 2-core test machine needs, then `programs` (MPMD
-// programs are separated by ":" inside it).
-std::vector<std::string> Mpirun(int ranks, const std::vector<std::string>& program) {
-  std::vector<std::string> command = {DPO_MPIEXEC, "--oversubscribe", "--bind-to", "none", "-x", "OMP_NUM_THREADS",
-                                      "-x", "OPENBLAS_NUM_THREADS", "-x", "DPO_FAULT_INJECT"};
-  if (geteuid() == 0) command.push_back("--allow-run-as-root");
-  command.insert(command.end(), {"-np", std::to_string(ranks)});
-  command.insert(command.end(), program.begin(), program.end());
-  return command;
-}
-
-std::vector<std::string> Env(const std::string& fault = "") {
-  std::vector<std::string> env = SingleThreadEnv();
-  env.push_back("DPO_FAULT_INJECT=" + fault);
-  return env;
-}
-
-// Largest |a - b| / max|a| over the tensors of two final models.
-double MaxRelativeDifference(const std::string& a_dir, const std::string& b_dir) {
-  const auto a = LoadModelDirectory(a_dir)->HfStateDict();
-  const auto b = LoadModelDirectory(b_dir)->HfStateDict();
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    const double scale = std::max(1e-12, a[i].tensor.abs().max().item<double>());
-    worst = std::max(worst, (a[i].tensor - b[i].tensor).abs().max().item<double>() / scale);
-  }
-  return worst;
-}
 
 const char* kSixSteps = "  max_steps: 6\n";
 
@@ -58,7 +28,7 @@ TEST(MpiTrainingTest, TwoRanksComputeWhatOneRankComputesWithTheSameGlobalBatch) 
   const ProcessResult single = RunProcess(one.Command(), SingleThreadEnv());
   ASSERT_EQ(single.exit_code, 0) << single.output;
   const ProcessResult pair =
-      RunProcess(Mpirun(2, two.Command({"--set", "training.gradient_accumulation_steps=1"})), Env());
+      RunProcess(Mpirun(2, two.Command({"--set", "training.gradient_accumulation_steps=1"})), MpiEnv());
   ASSERT_EQ(pair.exit_code, 0) << pair.output;
 
   const auto a = one.Metrics();
@@ -86,9 +56,9 @@ TEST(MpiTrainingTest, OverlappingTheAllReduceWithBackwardChangesNothing) {
   after_args.insert(after_args.end(), {"--set", "distributed.overlap=false"});
   auto overlapped_args = settings;
   overlapped_args.insert(overlapped_args.end(), {"--set", "distributed.overlap=true"});
-  const ProcessResult a = RunProcess(Mpirun(2, after.Command(after_args)), Env());
+  const ProcessResult a = RunProcess(Mpirun(2, after.Command(after_args)), MpiEnv());
   ASSERT_EQ(a.exit_code, 0) << a.output;
-  const ProcessResult b = RunProcess(Mpirun(2, overlapped.Command(overlapped_args)), Env());
+  const ProcessResult b = RunProcess(Mpirun(2, overlapped.Command(overlapped_args)), MpiEnv());
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_EQ(after.FinalWeights(), overlapped.FinalWeights());  // bit for bit
   const auto metrics_after = after.Metrics();
@@ -103,7 +73,7 @@ TEST(MpiTrainingTest, ARankThatThrowsEndsTheWholeJobNamingTheRank) {
   TrainJob job(48, kSixSteps);
   const auto started = Clock::now();
   const ProcessResult result =
-      RunProcess(Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1"})), Env("rank1.throw:3"), 120);
+      RunProcess(Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1"})), MpiEnv("rank1.throw:3"), 120);
   const double seconds = SecondsSince(started);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("dpo-train rank 1: internal error: injected fault at rank1.throw:3"), std::string::npos)
@@ -118,7 +88,7 @@ TEST(MpiTrainingTest, AHangingRankIsEndedByTheWatchdogWithExitCode4) {
   const auto started = Clock::now();
   const ProcessResult result = RunProcess(
       Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1", "--set", "distributed.timeout_seconds=5"})),
-      Env("rank1.hang:2"), 120);
+      MpiEnv("rank1.hang:2"), 120);
   const double seconds = SecondsSince(started);
   EXPECT_EQ(result.exit_code, 4) << result.output;
   EXPECT_NE(result.output.find("dpo-train rank 0: timeout: all-reduce"), std::string::npos) << result.output;
@@ -134,7 +104,7 @@ TEST(MpiTrainingTest, RanksWithDifferentJobsRefuseToStartNamingTheKey) {
   programs.insert(programs.end(), {":", "-np", "1"});
   const auto other = job.Command({"--set", "training.gradient_accumulation_steps=1", "--set", "training.learning_rate=0.002"});
   programs.insert(programs.end(), other.begin(), other.end());
-  const ProcessResult result = RunProcess(Mpirun(1, programs), Env(), 120);
+  const ProcessResult result = RunProcess(Mpirun(1, programs), MpiEnv(), 120);
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("ranks disagree on the job: rank 1 differs from rank 0 at training.learning_rate: 0.002 vs 0.001"),
             std::string::npos)
@@ -148,13 +118,13 @@ TEST(MpiTrainingTest, ResumesOnOneRankFromTwoWhenTheGlobalBatchIsKept) {
 
   TrainJob job(48, kSixSteps, "  save_steps: 2\n");
   const ProcessResult killed =
-      RunProcess(Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1"})), Env("rank0.kill:4"), 120);
+      RunProcess(Mpirun(2, job.Command({"--set", "training.gradient_accumulation_steps=1"})), MpiEnv("rank0.kill:4"), 120);
   ASSERT_NE(killed.exit_code, 0) << killed.output;
   ASSERT_TRUE(std::filesystem::exists(job.output_dir() + "/step-2"));
   ASSERT_FALSE(std::filesystem::exists(job.output_dir() + "/final"));
 
   // Another global batch (2 ranks x 4 x 2 = 16) cannot continue the same data order.
-  const ProcessResult refused = RunProcess(Mpirun(2, job.Command()), Env(), 120);
+  const ProcessResult refused = RunProcess(Mpirun(2, job.Command()), MpiEnv(), 120);
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("re-shards exactly only for the same global batch"), std::string::npos) << refused.output;
 

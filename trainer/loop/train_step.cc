@@ -8,28 +8,13 @@
 #include <string>
 
 #include "core/common/clock.h"
-#include "core/optim/fused_adamw.h"
 #include "core/optim/lr_schedule.h"
 #include "trainer/checkpoint/fault_injection.h"
 #include "trainer/comm/communicator.h"
-#include "trainer/comm/gradient_sync.h"
+#include "trainer/zero/data_parallel_optimizer.h"
 
 namespace dpo {
 namespace {
-
-void SetLearningRate(FusedAdamW& optimizer, double learning_rate) {
-  for (auto& group : optimizer.param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
-  }
-}
-
-// Zeroes gradients in place (unlike Optimizer::zero_grad in LibTorch 2.x, which frees them and
-// would drop the bucket views of AssignBucketViewGradients).
-void ZeroGradients(const std::vector<at::Tensor>& parameters) {
-  for (const auto& parameter : parameters) {
-    if (parameter.grad().defined()) parameter.grad().zero_();
-  }
-}
 
 // Testing only: DPO_FAULT_INJECT=rank<R>.{throw,hang,kill}:<step> (fault_injection.h).
 void InjectFaultsForTesting(int rank, int64_t step_number) {
@@ -63,7 +48,6 @@ StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch
                           const std::vector<int64_t>& rank_shard) {
   StepResult result;
   result.learning_rate = parts_.schedule->At(step);
-  SetLearningRate(*parts_.optimizer, result.learning_rate);
 
   // 1. Gradients of the loss over this rank's micro-batches, accumulated in .grad. The loss is
   //    normalised by the global batch, so the sum over ranks is the global batch's loss.
@@ -74,24 +58,24 @@ StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch
   // 2. Synchronise: the gradient sums (also after a failure: every rank issues the same
   //    collectives), whether any rank lost its reference, then the loss and metric sums.
   const Clock::time_point sync_started = Clock::now();
-  if (parts_.gradient_sync != nullptr) parts_.gradient_sync->Finish();
+  parts_.optimizer->SynchronizeGradients();
   result.grad_sync_seconds = SecondsSince(sync_started);
   result.reference_failure = AgreeOnReferenceFailure(std::move(failure), step + 1);
   if (result.reference_failure) {
-    ZeroGradients(parts_.parameters);
+    parts_.optimizer->ZeroGrad();
     return result;
   }
   ReduceTotals(*parts_.communicator, result.totals);
 
-  // 3. Clip to max_grad_norm; the norm before clipping is reported either way.
-  const double max_norm = parts_.max_grad_norm > 0 ? parts_.max_grad_norm : std::numeric_limits<double>::infinity();
-  result.grad_norm = torch::nn::utils::clip_grad_norm_(parts_.parameters, max_norm);
+  // 3. Clip to max_grad_norm; the norm before clipping (over every rank's shard) is reported
+  //    either way.
+  result.grad_norm = parts_.optimizer->ClipGradNorm(parts_.max_grad_norm);
 
-  // 4. Update, unless the loss or the norm is not finite. Gradients and totals are identical on
+  // 4. Update, unless the loss or the norm is not finite. Totals and the norm are identical on
   //    every rank after the sync, so every rank decides alike.
   result.applied = std::isfinite(result.totals.loss) && std::isfinite(result.grad_norm);
-  if (result.applied) parts_.optimizer->step();
-  ZeroGradients(parts_.parameters);
+  if (result.applied) parts_.optimizer->Step(result.learning_rate);
+  parts_.optimizer->ZeroGrad();
   return result;
 }
 
@@ -99,8 +83,8 @@ std::optional<Error> TrainStep::ComputeGradients(const std::vector<int64_t>& ran
                                                  const LossNormalizer& normalizer, StepTotals& totals) {
   try {
     for (int64_t micro = 0; micro < parts_.accumulation_steps; ++micro) {
-      // Overlap: buckets of the last backward start their all-reduce as soon as they are done.
-      if (parts_.gradient_sync != nullptr && micro + 1 == parts_.accumulation_steps) parts_.gradient_sync->Arm();
+      // Overlap: buckets of the last backward start their reduction as soon as they are done.
+      if (micro + 1 == parts_.accumulation_steps) parts_.optimizer->Arm();
       parts_.micro_batches->Run(*parts_.pairs, MicroBatch(rank_shard, micro), normalizer, /*backward=*/true, totals);
     }
   } catch (const Error& e) {

@@ -18,8 +18,7 @@
 namespace dpo {
 
 class Communicator;
-class FusedAdamW;
-class GradientSync;
+class DataParallelOptimizer;
 class LrSchedule;
 
 // What one step did. Loss, metrics and tokens are summed over every rank (the same on each).
@@ -28,22 +27,19 @@ struct StepResult {
   double learning_rate = 0;
   double grad_norm = 0;          // before clipping; 0 when the step failed
   bool applied = false;          // false: skipped (non-finite loss or gradient) or failed
-  double grad_sync_seconds = 0;  // this rank's wait for the gradient all-reduce (0 on one rank)
+  double grad_sync_seconds = 0;  // this rank's wait for the gradient reduction (0 on one rank)
   // Set when any rank could not get its reference log-probs: nothing was applied, on any rank,
   // and the gradients are zero again. The caller decides what to do (dpo-train stops, exit 3).
   std::optional<Error> reference_failure;
 };
 
-// The parts a step works with. Pointers are borrowed and must outlive the TrainStep; all but
-// gradient_sync are required.
+// The parts a step works with. Pointers are borrowed, required and must outlive the TrainStep.
 struct TrainStepParts {
   PreferenceStep* micro_batches = nullptr;  // forward, reference, loss and backward of a micro-batch
   const std::vector<TokenizedPair>* pairs = nullptr;
-  std::vector<at::Tensor> parameters;  // the policy's
-  FusedAdamW* optimizer = nullptr;
+  DataParallelOptimizer* optimizer = nullptr;  // gradient sync, clipping and AdamW (any ZeRO stage)
   const LrSchedule* schedule = nullptr;
   Communicator* communicator = nullptr;
-  GradientSync* gradient_sync = nullptr;  // null on one rank
   int64_t micro_batch_size = 1;           // training.per_device_batch_size
   int64_t accumulation_steps = 1;         // training.gradient_accumulation_steps
   double max_grad_norm = 0;               // <= 0: no clipping (the norm is still computed)

@@ -14,13 +14,11 @@
 #include "core/data/preference_reader.h"
 #include "core/model/eval_mode_guard.h"
 #include "core/model/pretrained.h"
-#include "core/optim/fused_adamw.h"
 #include "core/optim/lr_schedule.h"
-#include "core/optim/weight_decay_groups.h"
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
+#include "trainer/checkpoint/collective_save.h"
 #include "trainer/comm/communicator.h"
-#include "trainer/comm/gradient_sync.h"
 #include "trainer/comm/watchdog.h"
 #include "trainer/loop/drift_monitor.h"
 #include "trainer/loop/metrics_log.h"
@@ -33,6 +31,7 @@
 #include "trainer/reference/observed_reference_scorer.h"
 #include "trainer/reference/precomputed_reference_scorer.h"
 #include "trainer/reference/reference_scorer.h"
+#include "trainer/zero/data_parallel_optimizer.h"
 
 namespace dpo {
 namespace {
@@ -78,8 +77,7 @@ struct Trainer::State {
   std::unique_ptr<PrecomputedReferenceScorer> precomputed_reference;
   ReferenceScorer* reference = nullptr;
   std::unique_ptr<PreferenceStep> micro_batches;
-  std::unique_ptr<FusedAdamW> optimizer;
-  std::unique_ptr<GradientSync> gradient_sync;  // world size > 1
+  std::unique_ptr<DataParallelOptimizer> optimizer;  // gradient sync, clipping, AdamW
   std::unique_ptr<PairSampler> sampler;
   std::unique_ptr<LrSchedule> schedule;
   std::unique_ptr<TrainStep> step;
@@ -189,26 +187,28 @@ void Trainer::SetUpReference() {
 void Trainer::SetUpStep() {
   State& s = *state_;
   const TrainingSection& t = config_.training;
-  const auto adamw = torch::optim::AdamWOptions(t.learning_rate)
-                         .betas({t.adam_beta1, t.adam_beta2})
-                         .eps(t.adam_epsilon)
-                         .weight_decay(t.weight_decay);
-  s.optimizer = std::make_unique<FusedAdamW>(WeightDecayGroups(s.models.policy->module().parameters(), adamw), adamw);
-  if (communicator_.world_size() > 1) {
-    s.gradient_sync = std::make_unique<GradientSync>(communicator_, s.models.policy->module().parameters(),
-                                                     static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024),
-                                                     config_.distributed.overlap);
+  DataParallelOptions data_parallel;
+  data_parallel.zero_stage = static_cast<int>(config_.distributed.zero_stage);
+  data_parallel.bucket_bytes = static_cast<int64_t>(config_.distributed.bucket_mb * 1024 * 1024);
+  data_parallel.overlap = config_.distributed.overlap;
+  data_parallel.learning_rate = t.learning_rate;
+  data_parallel.beta1 = t.adam_beta1;
+  data_parallel.beta2 = t.adam_beta2;
+  data_parallel.eps = t.adam_epsilon;
+  data_parallel.weight_decay = t.weight_decay;
+  s.optimizer = MakeDataParallelOptimizer(communicator_, s.models.policy->module().parameters(), data_parallel);
+  if (communicator_.rank() == 0) {
+    std::cerr << "optimizer: AdamW, distributed.zero_stage " << data_parallel.zero_stage << ", state "
+              << s.optimizer->StateBytes() << " bytes on rank 0\n";
   }
   s.schedule = std::make_unique<LrSchedule>(t.lr_scheduler, t.learning_rate, t.warmup_steps,
                                             s.total_steps);
   TrainStepParts parts;
   parts.micro_batches = s.micro_batches.get();
   parts.pairs = &s.train.pairs;
-  parts.parameters = s.models.policy->module().parameters();
   parts.optimizer = s.optimizer.get();
   parts.schedule = s.schedule.get();
   parts.communicator = &communicator_;
-  parts.gradient_sync = s.gradient_sync.get();
   parts.micro_batch_size = t.per_device_batch_size;
   parts.accumulation_steps = t.gradient_accumulation_steps;
   parts.max_grad_norm = t.max_grad_norm;
@@ -257,7 +257,8 @@ void Trainer::ResumeIfPossible() {
   communicator_.Broadcast(checkpoint, 0);
   if (checkpoint.empty()) return;
 
-  const TrainerState restored = s.checkpoints->Load(checkpoint, *s.models.policy, *s.optimizer);
+  const TrainerState restored = s.checkpoints->Load(checkpoint, *s.models.policy);
+  s.optimizer->ReadState(checkpoint, restored.optimizer_files);
   if (restored.config_hash != s.trainer_state.config_hash) {
     throw InvalidInput(checkpoint + " was written by a job with other training settings (config hash " +
                        restored.config_hash + ", this job " + s.trainer_state.config_hash +
@@ -474,8 +475,16 @@ void Trainer::SaveCheckpoint() {
     }
     s.trainer_state.extra["rank_samplers"] = rank_samplers;
     s.trainer_state.torch_rng_state = CaptureTorchRngState();
-    const std::string directory = s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer,
-                                                      *s.optimizer, s.trainer_state, config_.ToYaml());
+  }
+  // Every rank writes its share of the optimizer state; rank 0 commits the checkpoint.
+  const std::string directory = SaveOnEveryRank(
+      communicator_, config_.output.dir, s.trainer_state.step,
+      [&](const std::string& dir) { return s.optimizer->WriteState(dir); },
+      [&](const std::vector<CheckpointManager::StagedFile>& files) {
+        return s.checkpoints->Save(s.trainer_state.step, *s.models.policy, *s.models.tokenizer, files, s.trainer_state,
+                                   config_.ToYaml());
+      });
+  if (communicator_.rank() == 0) {
     std::cerr << "checkpoint " << directory << "\n";
     for (TrainingObserver* observer : s.observers) observer->OnCheckpoint(s.trainer_state.step);
   }

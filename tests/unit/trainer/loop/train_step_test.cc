@@ -15,6 +15,7 @@
 #include "tests/support/test_support.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/reference/reference_scorer.h"
+#include "trainer/zero/replicated_optimizer.h"
 
 namespace dpo {
 namespace {
@@ -46,22 +47,28 @@ class TestReference final : public ReferenceScorer {
   LocalReferenceScorer local_;
 };
 
+DataParallelOptions AdamW() {
+  DataParallelOptions options;
+  options.learning_rate = 1e-2;
+  options.weight_decay = 0.1;
+  return options;
+}
+
 struct Fixture {
   std::shared_ptr<CausalLm> policy = CreateCausalLm(testing::TinyGpt2Config(), 1);
   TestReference reference{CreateCausalLm(testing::TinyGpt2Config(), 2)};
   DpoLoss loss{LossOptions{}};
   PreferenceStep micro_batches{*policy, &reference, loss, kPad, {}};
   std::vector<TokenizedPair> pairs = Pairs(4);
-  FusedAdamW optimizer{policy->module().parameters(), torch::optim::AdamWOptions(1e-2).weight_decay(0.1)};
-  LrSchedule schedule{LrSchedulerKind::kLinear, 1e-2, /*warmup_steps=*/0, /*total_steps=*/4};
   SingleProcessCommunicator communicator;
+  ReplicatedOptimizer optimizer{communicator, policy->module().parameters(), AdamW()};
+  LrSchedule schedule{LrSchedulerKind::kLinear, 1e-2, /*warmup_steps=*/0, /*total_steps=*/4};
   std::unique_ptr<TrainStep> step;
 
   explicit Fixture(double max_grad_norm) {
     TrainStepParts parts;
     parts.micro_batches = &micro_batches;
     parts.pairs = &pairs;
-    parts.parameters = policy->module().parameters();
     parts.optimizer = &optimizer;
     parts.schedule = &schedule;
     parts.communicator = &communicator;
@@ -91,10 +98,10 @@ TEST(TrainStepTest, EqualsGradientsClipAndAdamWByHand) {
   by_hand.micro_batches.Run(by_hand.pairs, {3, 1}, normalizer, /*backward=*/true, totals);
   const auto parameters = by_hand.policy->module().parameters();
   const double norm = torch::nn::utils::clip_grad_norm_(parameters, 0.05);
-  for (auto& group : by_hand.optimizer.param_groups()) {
+  for (auto& group : by_hand.optimizer.adamw().param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(1e-2 * 3.0 / 4.0);  // linear, step 1 of 4
   }
-  by_hand.optimizer.step();
+  by_hand.optimizer.adamw().step();
 
   EXPECT_TRUE(result.applied);
   EXPECT_FALSE(result.reference_failure);

@@ -1,0 +1,174 @@
+// Sharded data parallelism (distributed.zero_stage 1 and 2) under mpirun with 2 and 3 ranks:
+// the same trajectory as stage 0, 1/N of the optimizer state per rank, bit-exact resume after a
+// kill -9, resume at another world size and stage, a missing shard, a stage that does not exist.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "core/common/file_io.h"
+#include "tests/integration/mpi_job.h"
+#include "tests/integration/train_job.h"
+#include "tests/support/subprocess.h"
+
+namespace dpo::testing {
+namespace {
+
+// 10 steps with clipping that acts at every step (norms are ~1-3) and weight decay; small
+// buckets so that parameters straddle the ranks' segments.
+const char* kTraining = "  max_steps: 10\n  max_grad_norm: 0.05\n  weight_decay: 0.05\n";
+const char* kSaveEveryTwo = "  save_steps: 2\n";
+
+// --set flags for a global batch of 12 pairs, per_device_batch_size x accumulation x ranks:
+// 3 x 4 x 1, 3 x 2 x 2 or 2 x 2 x 3.
+std::vector<std::string> Settings(int ranks, int stage) {
+  const int per_device = ranks == 3 ? 2 : 3;
+  const int accumulation = 12 / (per_device * ranks);
+  return {"--set", "distributed.zero_stage=" + std::to_string(stage),
+          "--set", "distributed.bucket_mb=0.02",
+          "--set", "training.per_device_batch_size=" + std::to_string(per_device),
+          "--set", "training.gradient_accumulation_steps=" + std::to_string(accumulation)};
+}
+
+ProcessResult Train(const TrainJob& job, int ranks, int stage, const std::string& fault = "") {
+  const auto command = job.Command(Settings(ranks, stage));
+  return ranks == 1 && fault.empty() ? RunProcess(command, SingleThreadEnv(), 300)
+                                     : RunProcess(Mpirun(ranks, command), MpiEnv(fault), 300);
+}
+
+// The bytes of AdamW state rank 0 reported holding.
+int64_t StateBytes(const std::string& output) {
+  std::smatch match;
+  EXPECT_TRUE(std::regex_search(output, match, std::regex("state (\\d+) bytes on rank 0"))) << output;
+  return match.empty() ? -1 : std::stoll(match[1]);
+}
+
+// Every step's metrics agree within 1e-6 x max(1, |value|).
+void ExpectSameTrajectory(const std::vector<nlohmann::json>& a, const std::vector<nlohmann::json>& b,
+                          const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (const char* key : {"loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins",
+                            "rewards/accuracies", "logps/chosen", "logps/rejected"}) {
+      const double x = a[i][key].get<double>(), y = b[i][key].get<double>();
+      EXPECT_NEAR(y, x, 1e-6 * std::max(1.0, std::abs(x))) << what << ", step " << i + 1 << ", " << key;
+    }
+  }
+}
+
+class ZeroStagesTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheState) {
+  const int ranks = GetParam();
+  std::vector<std::vector<nlohmann::json>> metrics;
+  std::vector<int64_t> state_bytes;
+  std::vector<std::unique_ptr<TrainJob>> jobs;
+  for (int stage = 0; stage <= 2; ++stage) {
+    jobs.push_back(std::make_unique<TrainJob>(48, kTraining));
+    const ProcessResult result = Train(*jobs.back(), ranks, stage);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    metrics.push_back(jobs.back()->Metrics());
+    state_bytes.push_back(StateBytes(result.output));
+  }
+  ASSERT_EQ(metrics[0].size(), 10u);
+  for (const auto& step : metrics[0]) EXPECT_GT(step["grad_norm"].get<double>(), 0.05);  // clipping acted
+  EXPECT_NE(metrics[0].front()["loss"], metrics[0].back()["loss"]);                       // it trained
+  for (int stage = 1; stage <= 2; ++stage) {
+    const std::string what = "stage " + std::to_string(stage) + " at " + std::to_string(ranks) + " ranks";
+    ExpectSameTrajectory(metrics[0], metrics[stage], what);
+    EXPECT_LE(MaxAbsoluteDifference(jobs[0]->output_dir() + "/final", jobs[stage]->output_dir() + "/final"), 1e-6) << what;
+    const double share = static_cast<double>(state_bytes[stage]) / static_cast<double>(state_bytes[0]);
+    std::cout << what << ": rank 0 holds " << state_bytes[stage] << " of " << state_bytes[0]
+              << " bytes of AdamW state (" << share << " of stage 0's)\n";
+    EXPECT_NEAR(share, 1.0 / ranks, 0.01) << what;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, ZeroStagesTest, ::testing::Values(2, 3));
+
+TEST(ZeroResumeTest, AKilledRankThenARerunReproducesTheUninterruptedRunBitForBit) {
+  TrainJob straight(48, kTraining, kSaveEveryTwo);
+  ASSERT_EQ(Train(straight, 2, 2).exit_code, 0);
+
+  TrainJob interrupted(48, kTraining, kSaveEveryTwo);
+  const ProcessResult killed = Train(interrupted, 2, 2, "rank1.kill:5");
+  ASSERT_NE(killed.exit_code, 0) << killed.output;
+  ASSERT_TRUE(std::filesystem::exists(interrupted.output_dir() + "/step-4/optimizer-shard-00001-of-00002.pt"));
+  ASSERT_FALSE(std::filesystem::exists(interrupted.output_dir() + "/final"));
+  const ProcessResult rerun = Train(interrupted, 2, 2);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("resumed from " + interrupted.output_dir() + "/step-4 at step 4"), std::string::npos)
+      << rerun.output;
+  EXPECT_EQ(interrupted.FinalWeights(), straight.FinalWeights());
+  const auto a = straight.Metrics(), b = interrupted.Metrics();
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(b[i]["loss"], a[i]["loss"]) << "step " << i + 1;
+}
+
+TEST(ZeroResumeTest, AMissingShardFallsBackToThePreviousCheckpoint) {
+  TrainJob straight(48, kTraining, kSaveEveryTwo);
+  ASSERT_EQ(Train(straight, 2, 2).exit_code, 0);
+
+  TrainJob job(48, kTraining, kSaveEveryTwo);
+  ASSERT_NE(Train(job, 2, 2, "rank0.kill:5").exit_code, 0);
+  const std::string shard = job.output_dir() + "/step-4/optimizer-shard-00001-of-00002.pt";
+  ASSERT_TRUE(std::filesystem::remove(shard));
+  const ProcessResult rerun = Train(job, 2, 2);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("skipping invalid checkpoint " + job.output_dir() + "/step-4: " + shard + ": missing"),
+            std::string::npos)
+      << rerun.output;
+  EXPECT_NE(rerun.output.find("resumed from " + job.output_dir() + "/step-2 at step 2"), std::string::npos) << rerun.output;
+  EXPECT_EQ(job.FinalWeights(), straight.FinalWeights());
+}
+
+TEST(ZeroResumeTest, ResumesAcrossWorldSizesAndStagesWithTheSameGlobalBatch) {
+  TrainJob straight(48, kTraining, kSaveEveryTwo);
+  ASSERT_EQ(Train(straight, 1, 0).exit_code, 0);
+
+  // (ranks, stage, the step at which rank 0 is killed; 0: run to the end). Each leg resumes the
+  // previous leg's last checkpoint: 2 -> 3 -> 1 -> 2 ranks, stage 2 -> 1 -> 0 -> 2.
+  const std::vector<std::tuple<int, int, int>> legs = {{2, 2, 3}, {3, 1, 5}, {1, 0, 7}, {2, 2, 0}};
+  TrainJob job(48, kTraining, kSaveEveryTwo);
+  for (const auto& [ranks, stage, kill_at] : legs) {
+    const std::string leg = std::to_string(ranks) + " ranks, stage " + std::to_string(stage);
+    const ProcessResult result = Train(job, ranks, stage, kill_at > 0 ? "rank0.kill:" + std::to_string(kill_at) : "");
+    if (kill_at > 0) {
+      ASSERT_NE(result.exit_code, 0) << leg << "\n" << result.output;
+      ASSERT_TRUE(std::filesystem::exists(job.output_dir() + "/step-" + std::to_string(kill_at - 1))) << leg;
+    } else {
+      ASSERT_EQ(result.exit_code, 0) << leg << "\n" << result.output;
+    }
+  }
+  ExpectSameTrajectory(straight.Metrics(), job.Metrics(), "resumed across world sizes");
+  EXPECT_LE(MaxAbsoluteDifference(straight.output_dir() + "/final", job.output_dir() + "/final"), 1e-6);
+}
+
+TEST(ZeroResumeTest, AShardThatCannotBeWrittenCommitsNothingOnAnyRank) {
+  TrainJob job(48, kTraining, kSaveEveryTwo);
+  const ProcessResult result = Train(job, 2, 2, "checkpoint.rank1.throw:4");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("checkpoint at step 4 not committed: optimizer state could not be written:\n"
+                               "  rank 1: injected fault at checkpoint.rank1.throw:4"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(dpo::ReadFile(job.output_dir() + "/latest"), "step-2\n");
+  EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/step-4"));
+  for (const auto& entry : std::filesystem::directory_iterator(job.output_dir())) {
+    EXPECT_EQ(entry.path().filename().string().rfind(".tmp", 0), std::string::npos) << entry.path();  // no debris
+  }
+  EXPECT_EQ(ProcessesMentioning(job.dir()), std::vector<std::string>{});
+}
+
+TEST(ZeroConfigTest, AStageThatDoesNotExistEndsEveryRankWithExitCode2BeforeTraining) {
+  TrainJob job(48, kTraining);
+  auto settings = Settings(2, 0);
+  settings.insert(settings.end(), {"--set", "distributed.zero_stage=3"});
+  const ProcessResult result = RunProcess(Mpirun(2, job.Command(settings)), MpiEnv(), 120);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("distributed.zero_stage=3 must be 0, 1 or 2"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/metrics.jsonl"));
+}
+
+}  // namespace
+}  // namespace dpo::testing

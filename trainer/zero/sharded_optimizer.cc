@@ -1,0 +1,203 @@
+// ZeRO stages 1 and 2 over flat parameter and gradient buckets.
+#include "trainer/zero/sharded_optimizer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/optim/fused_adamw.h"
+#include "core/optim/weight_decay_groups.h"
+#include "trainer/checkpoint/checkpoint_layout.h"
+#include "trainer/comm/communicator.h"
+#include "trainer/comm/gradient_buckets.h"
+#include "trainer/comm/gradient_sync.h"
+#include "trainer/zero/adam_state_files.h"
+
+namespace dpo {
+namespace {
+
+ShardLayout PlanLayout(const Communicator& communicator, const std::vector<at::Tensor>& parameters, int64_t bucket_bytes) {
+  std::vector<int64_t> numels;
+  for (const auto& parameter : parameters) numels.push_back(parameter.numel());
+  const std::vector<at::Tensor> reversed(parameters.rbegin(), parameters.rend());
+  return ShardLayout(numels, PlanBuckets(reversed, bucket_bytes), communicator.world_size(), communicator.rank());
+}
+
+torch::optim::AdamWOptions AdamWOptionsOf(const DataParallelOptions& options) {
+  return torch::optim::AdamWOptions(options.learning_rate)
+      .betas({options.beta1, options.beta2})
+      .eps(options.eps)
+      .weight_decay(options.weight_decay);
+}
+
+}  // namespace
+
+ShardedOptimizer::ShardedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters,
+                                   const DataParallelOptions& options)
+    : communicator_(communicator),
+      options_(options),
+      parameters_(std::move(parameters)),
+      layout_(PlanLayout(communicator, parameters_, options.bucket_bytes)) {
+  if (options_.zero_stage != 1 && options_.zero_stage != 2) {
+    throw Error(ErrorKind::kInternal, "ShardedOptimizer: zero_stage " + std::to_string(options_.zero_stage));
+  }
+  MoveParametersIntoBuckets();
+  BuildKernelGroups();
+
+  std::vector<std::vector<at::Tensor>> buckets;
+  for (const ShardBucket& bucket : layout_.buckets()) {
+    buckets.emplace_back();
+    for (const size_t parameter : bucket.parameters) buckets.back().push_back(parameters_[parameter]);
+  }
+  GradientSync::StartBucket start;
+  if (options_.zero_stage == 1) {
+    start = [this](size_t b) { return communicator_.StartAllReduceSum(grad_buffers_[b]); };
+  } else {
+    start = [this](size_t b) -> std::unique_ptr<PendingReduction> {
+      communicator_.ReduceScatterSum(grad_buffers_[b], grad_shards_[b]);
+      return std::make_unique<internal::CompletedReduction>();
+    };
+  }
+  gradient_sync_ = std::make_unique<GradientSync>(buckets, std::move(start), options_.overlap);
+}
+
+ShardedOptimizer::~ShardedOptimizer() = default;
+
+void ShardedOptimizer::MoveParametersIntoBuckets() {
+  const torch::NoGradGuard no_grad;
+  for (const ShardBucket& bucket : layout_.buckets()) {
+    const at::Tensor& first = parameters_[bucket.parameters.front()];
+    const auto options = first.options().requires_grad(false);
+    at::Tensor params = torch::zeros({bucket.padded_size}, options);
+    at::Tensor grads = torch::zeros({bucket.padded_size}, options);
+    for (const size_t index : bucket.parameters) {
+      at::Tensor parameter = parameters_[index];
+      if (parameter.scalar_type() != first.scalar_type() || parameter.device() != first.device()) {
+        throw InvalidInput("distributed.zero_stage: every trainable parameter must share one dtype and device");
+      }
+      const int64_t offset = layout_.bucket_offset(index);
+      at::Tensor slot = params.narrow(0, offset, parameter.numel());
+      slot.copy_(parameter.detach().reshape({-1}));
+      parameter.set_data(slot.view(parameter.sizes()));
+      parameter.mutable_grad() = grads.narrow(0, offset, parameter.numel()).view(parameter.sizes());
+    }
+    param_buffers_.push_back(params);
+    grad_buffers_.push_back(grads);
+    if (options_.zero_stage == 2) grad_shards_.push_back(torch::zeros({bucket.segment}, options));
+    exp_avg_.push_back(torch::zeros({bucket.segment}, options));
+    exp_avg_sq_.push_back(torch::zeros({bucket.segment}, options));
+  }
+  const auto device = parameters_.empty() ? torch::Device(torch::kCPU) : parameters_.front().device();
+  step_tensor_ = torch::zeros({}, torch::dtype(torch::kFloat).device(device));
+}
+
+void ShardedOptimizer::BuildKernelGroups() {
+  kernel_groups_.assign(2, {});
+  kernel_groups_[0].weight_decay = options_.weight_decay;  // matrices and embeddings
+  kernel_groups_[1].weight_decay = 0;                      // biases and norm weights
+  for (const ShardPiece& piece : layout_.pieces()) {
+    const ShardBucket& bucket = layout_.buckets()[piece.bucket];
+    const int64_t in_segment = piece.bucket_offset - layout_.rank() * bucket.segment;
+    const at::Tensor grad = options_.zero_stage == 2 ? grad_shards_[piece.bucket].narrow(0, in_segment, piece.length)
+                                                     : grad_buffers_[piece.bucket].narrow(0, piece.bucket_offset, piece.length);
+    KernelGroup& group = kernel_groups_[DecaysWeight(parameters_[piece.parameter]) ? 0 : 1];
+    group.params.push_back(param_buffers_[piece.bucket].narrow(0, piece.bucket_offset, piece.length));
+    group.grads.push_back(grad);
+    group.exp_avgs.push_back(exp_avg_[piece.bucket].narrow(0, in_segment, piece.length));
+    group.exp_avg_sqs.push_back(exp_avg_sq_[piece.bucket].narrow(0, in_segment, piece.length));
+    group.steps.push_back(step_tensor_);
+    owned_grads_.push_back(grad);
+  }
+}
+
+void ShardedOptimizer::Arm() { gradient_sync_->Arm(); }
+
+void ShardedOptimizer::SynchronizeGradients() { gradient_sync_->Finish(); }
+
+double ShardedOptimizer::ClipGradNorm(double max_norm) {
+  const torch::NoGradGuard no_grad;
+  std::vector<double> squared{0.0};
+  if (!owned_grads_.empty()) {
+    const at::Tensor norms = torch::stack(at::_foreach_norm(owned_grads_, 2)).to(torch::kDouble);
+    squared[0] = norms.pow(2).sum().item<double>();
+  }
+  communicator_.AllReduceSum(squared);
+  const double norm = std::sqrt(squared[0]);
+  if (max_norm > 0 && std::isfinite(norm)) {
+    const double factor = max_norm / (norm + 1e-6);
+    if (factor < 1 && !owned_grads_.empty()) at::_foreach_mul_(owned_grads_, factor);
+  }
+  return norm;
+}
+
+void ShardedOptimizer::Step(double learning_rate) {
+  const torch::NoGradGuard no_grad;
+  ++step_;
+  step_tensor_.fill_(static_cast<double>(step_));
+  for (KernelGroup& group : kernel_groups_) {
+    if (group.params.empty()) continue;
+    at::_fused_adamw_(group.params, group.grads, group.exp_avgs, group.exp_avg_sqs, /*max_exp_avg_sqs=*/{}, group.steps,
+                      learning_rate, options_.beta1, options_.beta2, group.weight_decay, options_.eps,
+                      /*amsgrad=*/false, /*maximize=*/false);
+  }
+  for (at::Tensor& buffer : param_buffers_) communicator_.AllGather(buffer);
+}
+
+void ShardedOptimizer::ZeroGrad() {
+  for (at::Tensor& buffer : grad_buffers_) buffer.zero_();
+  for (at::Tensor& shard : grad_shards_) shard.zero_();
+}
+
+std::vector<std::string> ShardedOptimizer::WriteState(const std::string& dir) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::vector<at::Tensor> exp_avg, exp_avg_sq;
+  for (const ShardPiece& piece : layout_.pieces()) {
+    const int64_t in_segment = piece.bucket_offset - layout_.rank() * layout_.buckets()[piece.bucket].segment;
+    ranges.emplace_back(layout_.global_offset(piece.parameter) + piece.param_offset, piece.length);
+    exp_avg.push_back(exp_avg_[piece.bucket].narrow(0, in_segment, piece.length));
+    exp_avg_sq.push_back(exp_avg_sq_[piece.bucket].narrow(0, in_segment, piece.length));
+  }
+  const auto concatenated = [](const std::vector<at::Tensor>& pieces) {
+    return pieces.empty() ? torch::zeros({0}, torch::kFloat) : torch::cat(pieces);
+  };
+  const std::string name = OptimizerShardFileName(layout_.rank(), layout_.world_size());
+  WriteOptimizerShard((std::filesystem::path(dir) / name).string(), step_, layout_.total(), ranges, concatenated(exp_avg),
+                      concatenated(exp_avg_sq));
+  return {name};
+}
+
+void ShardedOptimizer::ReadState(const std::string& dir, const std::vector<std::string>& files) {
+  FlatAdamState flat;
+  if (files.size() == 1 && files.front() == kOptimizerFileName) {
+    // A stage-0 checkpoint: load it the way stage 0 would, then flatten.
+    const auto adamw = AdamWOptionsOf(options_);
+    FusedAdamW whole(WeightDecayGroups(parameters_, adamw), adamw);
+    const std::string path = (std::filesystem::path(dir) / kOptimizerFileName).string();
+    try {
+      torch::load(whole, path, torch::Device(torch::kCPU));
+    } catch (const c10::Error& e) {
+      throw InvalidInput(path + ": cannot load into this optimizer: " + e.what_without_backtrace());
+    }
+    flat = FlattenAdamState(whole, parameters_);
+  } else {
+    flat = ReadOptimizerShards(dir, files, layout_.total());
+  }
+  const torch::NoGradGuard no_grad;
+  for (const ShardPiece& piece : layout_.pieces()) {
+    const int64_t in_segment = piece.bucket_offset - layout_.rank() * layout_.buckets()[piece.bucket].segment;
+    const int64_t global = layout_.global_offset(piece.parameter) + piece.param_offset;
+    exp_avg_[piece.bucket].narrow(0, in_segment, piece.length).copy_(flat.exp_avg.narrow(0, global, piece.length));
+    exp_avg_sq_[piece.bucket].narrow(0, in_segment, piece.length).copy_(flat.exp_avg_sq.narrow(0, global, piece.length));
+  }
+  step_ = flat.step;
+}
+
+int64_t ShardedOptimizer::StateBytes() const {
+  int64_t bytes = 0;
+  for (size_t b = 0; b < exp_avg_.size(); ++b) bytes += static_cast<int64_t>(exp_avg_[b].nbytes() + exp_avg_sq_[b].nbytes());
+  return bytes;
+}
+
+}  // namespace dpo
