@@ -36,11 +36,16 @@ ProcessResult Train(const TrainJob& job, int ranks, int stage, const std::string
                                      : RunProcess(Mpirun(ranks, command), MpiEnv(fault), 300);
 }
 
-// The bytes of AdamW state rank 0 reported holding.
-int64_t StateBytes(const std::string& output) {
+// The bytes of AdamW state and of gradients rank 0 reported holding.
+struct RankMemory {
+  int64_t state = -1;
+  int64_t gradients = -1;
+};
+RankMemory ReportedMemory(const std::string& output) {
   std::smatch match;
-  EXPECT_TRUE(std::regex_search(output, match, std::regex("state (\\d+) bytes on rank 0"))) << output;
-  return match.empty() ? -1 : std::stoll(match[1]);
+  const std::regex line("rank 0 holds (\\d+) bytes of AdamW state and (\\d+) bytes of gradients");
+  EXPECT_TRUE(std::regex_search(output, match, line)) << output;
+  return match.empty() ? RankMemory{} : RankMemory{std::stoll(match[1]), std::stoll(match[2])};
 }
 
 // Every step's metrics agree within 1e-6 x max(1, |value|).
@@ -61,14 +66,14 @@ class ZeroStagesTest : public ::testing::TestWithParam<int> {};
 TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheState) {
   const int ranks = GetParam();
   std::vector<std::vector<nlohmann::json>> metrics;
-  std::vector<int64_t> state_bytes;
+  std::vector<RankMemory> memory;
   std::vector<std::unique_ptr<TrainJob>> jobs;
   for (int stage = 0; stage <= 2; ++stage) {
     jobs.push_back(std::make_unique<TrainJob>(48, kTraining));
     const ProcessResult result = Train(*jobs.back(), ranks, stage);
     ASSERT_EQ(result.exit_code, 0) << result.output;
     metrics.push_back(jobs.back()->Metrics());
-    state_bytes.push_back(StateBytes(result.output));
+    memory.push_back(ReportedMemory(result.output));
   }
   ASSERT_EQ(metrics[0].size(), 10u);
   for (const auto& step : metrics[0]) EXPECT_GT(step["grad_norm"].get<double>(), 0.05);  // clipping acted
@@ -77,11 +82,17 @@ TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheSt
     const std::string what = "stage " + std::to_string(stage) + " at " + std::to_string(ranks) + " ranks";
     ExpectSameTrajectory(metrics[0], metrics[stage], what);
     EXPECT_LE(MaxAbsoluteDifference(jobs[0]->output_dir() + "/final", jobs[stage]->output_dir() + "/final"), 1e-6) << what;
-    const double share = static_cast<double>(state_bytes[stage]) / static_cast<double>(state_bytes[0]);
-    std::cout << what << ": rank 0 holds " << state_bytes[stage] << " of " << state_bytes[0]
-              << " bytes of AdamW state (" << share << " of stage 0's)\n";
+    const double share = static_cast<double>(memory[stage].state) / static_cast<double>(memory[0].state);
+    std::cout << what << ": rank 0 holds " << memory[stage].state << " of " << memory[0].state
+              << " bytes of AdamW state (" << share << " of stage 0's) and " << memory[stage].gradients << " of "
+              << memory[0].gradients << " bytes of gradients\n";
     EXPECT_NEAR(share, 1.0 / ranks, 0.01) << what;
   }
+  // Stage 1 keeps a full gradient; stage 2 its shard (as large as one AdamW moment of its
+  // segments) and one bucket in flight.
+  EXPECT_GE(memory[1].gradients, memory[0].gradients);
+  EXPECT_LT(memory[2].gradients, memory[1].gradients);
+  EXPECT_GE(memory[2].gradients, memory[2].state / 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ZeroStagesTest, ::testing::Values(2, 3));

@@ -81,17 +81,22 @@ StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch
 
 std::optional<Error> TrainStep::ComputeGradients(const std::vector<int64_t>& rank_shard,
                                                  const LossNormalizer& normalizer, StepTotals& totals) {
-  try {
-    for (int64_t micro = 0; micro < parts_.accumulation_steps; ++micro) {
-      // Overlap: buckets of the last backward start their reduction as soon as they are done.
-      if (micro + 1 == parts_.accumulation_steps) parts_.optimizer->Arm();
-      parts_.micro_batches->Run(*parts_.pairs, MicroBatch(rank_shard, micro), normalizer, /*backward=*/true, totals);
+  std::optional<Error> failure;
+  for (int64_t micro = 0; micro < parts_.accumulation_steps; ++micro) {
+    parts_.optimizer->BeginMicroBatch(/*last=*/micro + 1 == parts_.accumulation_steps);
+    // After a reference failure the remaining micro-batches do no work, but still take part in
+    // the optimizer's per-micro-batch collectives (ZeRO-2), contributing zeros.
+    if (!failure) {
+      try {
+        parts_.micro_batches->Run(*parts_.pairs, MicroBatch(rank_shard, micro), normalizer, /*backward=*/true, totals);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
+        failure = e;
+      }
     }
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kReferenceUnavailable) throw;
-    return e;
+    parts_.optimizer->EndMicroBatch();
   }
-  return std::nullopt;
+  return failure;
 }
 
 std::optional<Error> TrainStep::AgreeOnReferenceFailure(std::optional<Error> failure, int64_t step_number) {

@@ -64,8 +64,8 @@ class TrainStep {
   std::vector<int64_t> MicroBatch(const std::vector<int64_t>& rank_shard, int64_t micro) const;
 
  private:
-  // Step 1: accumulates the gradients of every micro-batch; a reference failure ends the loop
-  // and is returned (the other errors propagate).
+  // Step 1: accumulates the gradients of every micro-batch; after a reference failure the rest
+  // do no work, and the failure is returned (the other errors propagate).
   std::optional<Error> ComputeGradients(const std::vector<int64_t>& rank_shard, const LossNormalizer& normalizer,
                                         StepTotals& totals);
   // Step 2: whether any rank failed (collective); this rank's own failure, or one naming another

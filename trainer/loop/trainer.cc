@@ -198,8 +198,9 @@ void Trainer::SetUpStep() {
   data_parallel.weight_decay = t.weight_decay;
   s.optimizer = MakeDataParallelOptimizer(communicator_, s.models.policy->module().parameters(), data_parallel);
   if (communicator_.rank() == 0) {
-    std::cerr << "optimizer: AdamW, distributed.zero_stage " << data_parallel.zero_stage << ", state "
-              << s.optimizer->StateBytes() << " bytes on rank 0\n";
+    std::cerr << "optimizer: AdamW, distributed.zero_stage " << data_parallel.zero_stage << "; rank 0 holds "
+              << s.optimizer->StateBytes() << " bytes of AdamW state and " << s.optimizer->GradientBytes()
+              << " bytes of gradients\n";
   }
   s.schedule = std::make_unique<LrSchedule>(t.lr_scheduler, t.learning_rate, t.warmup_steps,
                                             s.total_steps);

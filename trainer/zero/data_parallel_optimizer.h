@@ -1,13 +1,15 @@
 // DataParallelOptimizer: how one rank's gradients become the next parameters, with every rank
 // holding the same full parameters afterwards. TrainStep calls, once per optimizer step:
-//   Arm() just before the last backward pass, SynchronizeGradients(), ClipGradNorm(),
-//   Step() unless the loss or the norm is not finite, ZeroGrad().
+//   BeginMicroBatch() and EndMicroBatch() around each micro-batch's forward and backward,
+//   SynchronizeGradients(), ClipGradNorm(), Step() unless the loss or the norm is not finite,
+//   ZeroGrad().
 // Two implementations, chosen by distributed.zero_stage:
 //   0  ReplicatedOptimizer: all-reduced gradients, a full AdamW state on every rank.
 //   1  ShardedOptimizer: all-reduced gradients; each rank updates only the parameters it owns
 //      (ShardLayout) with its 1/N of the AdamW state, then the parameters are all-gathered.
-//   2  ShardedOptimizer: like 1, but gradients are reduce-scattered: each rank receives only the
-//      summed gradient of what it owns (half the bytes of an all-reduce).
+//   2  ShardedOptimizer: like 1, but gradients are reduce-scattered bucket by bucket as backward
+//      finishes them: each rank keeps only the summed gradient of what it owns (plus one bucket
+//      in flight), and moves half the bytes of an all-reduce.
 // Every call is collective where world_size > 1: all ranks make the same calls in the same order.
 #pragma once
 
@@ -38,9 +40,13 @@ class DataParallelOptimizer {
  public:
   virtual ~DataParallelOptimizer() = default;
 
-  // Called just before the step's last backward pass: from then on, finished gradient buckets
-  // may start their reduction (with overlap).
-  virtual void Arm() = 0;
+  // Around each micro-batch of the step. From BeginMicroBatch on, gradient buckets that backward
+  // finishes may start their reduction (stage 2 always; stages 0 and 1 with overlap, in the
+  // `last` micro-batch). EndMicroBatch is collective under stage 2 (the micro-batch's remaining
+  // buckets are reduced): a rank that skips a micro-batch's work (a failed reference fetch) must
+  // still call both, contributing zeros, so that the ranks' collectives stay in step.
+  virtual void BeginMicroBatch(bool last) = 0;
+  virtual void EndMicroBatch() = 0;
   // Afterwards this rank holds the sum over ranks of the gradients it updates: all of them
   // (stages 0 and 1) or those of its shard (stage 2). Call once per step on every rank, also
   // when the step will be discarded, so that the ranks' collectives stay in step.
@@ -67,6 +73,9 @@ class DataParallelOptimizer {
 
   // Bytes of optimizer state (both AdamW moments) this rank holds once it has taken a step.
   virtual int64_t StateBytes() const = 0;
+  // Bytes of gradient storage this rank holds between micro-batches (stage 2: its reduced shard
+  // and the buffer of the bucket being reduced; otherwise every parameter's gradient).
+  virtual int64_t GradientBytes() const = 0;
 };
 
 // The optimizer for `parameters` (the policy's, module order) under options.zero_stage.

@@ -31,8 +31,8 @@ ReplicatedOptimizer::ReplicatedOptimizer(Communicator& communicator, std::vector
 
 ReplicatedOptimizer::~ReplicatedOptimizer() = default;
 
-void ReplicatedOptimizer::Arm() {
-  if (gradient_sync_) gradient_sync_->Arm();
+void ReplicatedOptimizer::BeginMicroBatch(bool last) {
+  if (gradient_sync_ && last) gradient_sync_->Arm();
 }
 
 void ReplicatedOptimizer::SynchronizeGradients() {
@@ -86,6 +86,12 @@ int64_t ReplicatedOptimizer::StateBytes() const {
   // Both moments of every parameter (allocated at the first update).
   int64_t bytes = 0;
   for (const auto& parameter : parameters_) bytes += 2 * static_cast<int64_t>(parameter.nbytes());
+  return bytes;
+}
+
+int64_t ReplicatedOptimizer::GradientBytes() const {
+  int64_t bytes = 0;
+  for (const auto& parameter : parameters_) bytes += static_cast<int64_t>(parameter.nbytes());
   return bytes;
 }
 

@@ -19,7 +19,8 @@ class ReplicatedOptimizer final : public DataParallelOptimizer {
   ReplicatedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters, const DataParallelOptions& options);
   ~ReplicatedOptimizer() override;
 
-  void Arm() override;
+  void BeginMicroBatch(bool last) override;
+  void EndMicroBatch() override {}
   void SynchronizeGradients() override;
   double ClipGradNorm(double max_norm) override;
   void Step(double learning_rate) override;
@@ -27,6 +28,7 @@ class ReplicatedOptimizer final : public DataParallelOptimizer {
   std::vector<std::string> WriteState(const std::string& dir) override;
   void ReadState(const std::string& dir, const std::vector<std::string>& files) override;
   int64_t StateBytes() const override;
+  int64_t GradientBytes() const override;
 
   FusedAdamW& adamw() { return *adamw_; }
 

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -51,16 +52,19 @@ ShardedOptimizer::ShardedOptimizer(Communicator& communicator, std::vector<at::T
     buckets.emplace_back();
     for (const size_t parameter : bucket.parameters) buckets.back().push_back(parameters_[parameter]);
   }
-  GradientSync::StartBucket start;
   if (options_.zero_stage == 1) {
-    start = [this](size_t b) { return communicator_.StartAllReduceSum(grad_buffers_[b]); };
+    gradient_sync_ = std::make_unique<GradientSync>(
+        buckets, [this](size_t b) { return communicator_.StartAllReduceSum(grad_buffers_[b]); }, options_.overlap);
   } else {
-    start = [this](size_t b) -> std::unique_ptr<PendingReduction> {
-      communicator_.ReduceScatterSum(grad_buffers_[b], grad_shards_[b]);
-      return std::make_unique<internal::CompletedReduction>();
-    };
+    // Hooks always: reducing during backward is what frees the gradients.
+    gradient_sync_ = std::make_unique<GradientSync>(
+        buckets,
+        [this](size_t b) -> std::unique_ptr<PendingReduction> {
+          ReduceScatterBucket(b);
+          return std::make_unique<internal::CompletedReduction>();
+        },
+        /*overlap=*/true);
   }
-  gradient_sync_ = std::make_unique<GradientSync>(buckets, std::move(start), options_.overlap);
 }
 
 ShardedOptimizer::~ShardedOptimizer() = default;
@@ -71,7 +75,7 @@ void ShardedOptimizer::MoveParametersIntoBuckets() {
     const at::Tensor& first = parameters_[bucket.parameters.front()];
     const auto options = first.options().requires_grad(false);
     at::Tensor params = torch::zeros({bucket.padded_size}, options);
-    at::Tensor grads = torch::zeros({bucket.padded_size}, options);
+    at::Tensor grads = options_.zero_stage == 1 ? torch::zeros({bucket.padded_size}, options) : at::Tensor();
     for (const size_t index : bucket.parameters) {
       at::Tensor parameter = parameters_[index];
       if (parameter.scalar_type() != first.scalar_type() || parameter.device() != first.device()) {
@@ -81,16 +85,48 @@ void ShardedOptimizer::MoveParametersIntoBuckets() {
       at::Tensor slot = params.narrow(0, offset, parameter.numel());
       slot.copy_(parameter.detach().reshape({-1}));
       parameter.set_data(slot.view(parameter.sizes()));
-      parameter.mutable_grad() = grads.narrow(0, offset, parameter.numel()).view(parameter.sizes());
+      if (grads.defined()) {
+        parameter.mutable_grad() = grads.narrow(0, offset, parameter.numel()).view(parameter.sizes());
+      } else {
+        parameter.mutable_grad() = at::Tensor();
+      }
     }
     param_buffers_.push_back(params);
-    grad_buffers_.push_back(grads);
+    if (grads.defined()) grad_buffers_.push_back(grads);
     if (options_.zero_stage == 2) grad_shards_.push_back(torch::zeros({bucket.segment}, options));
     exp_avg_.push_back(torch::zeros({bucket.segment}, options));
     exp_avg_sq_.push_back(torch::zeros({bucket.segment}, options));
   }
   const auto device = parameters_.empty() ? torch::Device(torch::kCPU) : parameters_.front().device();
   step_tensor_ = torch::zeros({}, torch::dtype(torch::kFloat).device(device));
+  if (options_.zero_stage == 2 && !parameters_.empty()) {
+    int64_t largest = 0;
+    for (const ShardBucket& bucket : layout_.buckets()) largest = std::max(largest, bucket.padded_size);
+    const auto options = parameters_.front().options().requires_grad(false);
+    bucket_in_flight_ = torch::empty({largest}, options);
+    segment_in_flight_ = torch::empty({largest / layout_.world_size()}, options);
+  }
+}
+
+void ShardedOptimizer::ReduceScatterBucket(size_t b) {
+  const torch::NoGradGuard no_grad;
+  const ShardBucket& bucket = layout_.buckets()[b];
+  at::Tensor flat = bucket_in_flight_.narrow(0, 0, bucket.padded_size);
+  at::Tensor segment = segment_in_flight_.narrow(0, 0, bucket.segment);
+  for (const size_t index : bucket.parameters) {
+    at::Tensor& grad = parameters_[index].mutable_grad();
+    at::Tensor slot = flat.narrow(0, layout_.bucket_offset(index), parameters_[index].numel());
+    // A parameter this micro-batch did not reach contributes zeros.
+    if (grad.defined()) {
+      slot.copy_(grad.reshape({-1}));
+    } else {
+      slot.zero_();
+    }
+    grad = at::Tensor();
+  }
+  flat.narrow(0, bucket.size, bucket.padded_size - bucket.size).zero_();
+  communicator_.ReduceScatterSum(flat, segment);
+  grad_shards_[b].add_(segment);
 }
 
 void ShardedOptimizer::BuildKernelGroups() {
@@ -112,9 +148,19 @@ void ShardedOptimizer::BuildKernelGroups() {
   }
 }
 
-void ShardedOptimizer::Arm() { gradient_sync_->Arm(); }
+void ShardedOptimizer::BeginMicroBatch(bool last) {
+  if (options_.zero_stage == 2 || last) gradient_sync_->Arm();
+}
 
-void ShardedOptimizer::SynchronizeGradients() { gradient_sync_->Finish(); }
+void ShardedOptimizer::EndMicroBatch() {
+  // Stage 2: the buckets backward did not complete (parameters without a gradient in this
+  // micro-batch) are reduced now, in bucket order like every rank's.
+  if (options_.zero_stage == 2) gradient_sync_->Finish();
+}
+
+void ShardedOptimizer::SynchronizeGradients() {
+  if (options_.zero_stage == 1) gradient_sync_->Finish();
+}
 
 double ShardedOptimizer::ClipGradNorm(double max_norm) {
   const torch::NoGradGuard no_grad;
@@ -148,6 +194,10 @@ void ShardedOptimizer::Step(double learning_rate) {
 void ShardedOptimizer::ZeroGrad() {
   for (at::Tensor& buffer : grad_buffers_) buffer.zero_();
   for (at::Tensor& shard : grad_shards_) shard.zero_();
+  // Stage 2: gradients of an abandoned micro-batch (an error before EndMicroBatch) go too.
+  if (options_.zero_stage == 2) {
+    for (at::Tensor& parameter : parameters_) parameter.mutable_grad() = at::Tensor();
+  }
 }
 
 std::vector<std::string> ShardedOptimizer::WriteState(const std::string& dir) {
@@ -192,6 +242,13 @@ void ShardedOptimizer::ReadState(const std::string& dir, const std::vector<std::
     exp_avg_sq_[piece.bucket].narrow(0, in_segment, piece.length).copy_(flat.exp_avg_sq.narrow(0, global, piece.length));
   }
   step_ = flat.step;
+}
+
+int64_t ShardedOptimizer::GradientBytes() const {
+  int64_t bytes = static_cast<int64_t>(bucket_in_flight_.defined() ? bucket_in_flight_.nbytes() + segment_in_flight_.nbytes() : 0);
+  for (const at::Tensor& buffer : grad_buffers_) bytes += static_cast<int64_t>(buffer.nbytes());
+  for (const at::Tensor& shard : grad_shards_) bytes += static_cast<int64_t>(shard.nbytes());
+  return bytes;
 }
 
 int64_t ShardedOptimizer::StateBytes() const {

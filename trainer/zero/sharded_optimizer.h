@@ -2,15 +2,19 @@
 // (Rajbhandari et al. 2020, arXiv 1910.02054) over the flat buckets of shard_layout.h.
 //
 // The parameters are moved into one flat buffer per bucket (each parameter becomes a view of
-// it) and their gradients into another, so that collectives need no copies. Per step:
-//   SynchronizeGradients  stage 1: all-reduce of each gradient bucket;
-//                         stage 2: reduce-scatter: this rank gets the summed segment it owns;
-//   ClipGradNorm          squared norms of the owned pieces, summed over ranks (one all-reduce);
-//   Step                  _fused_adamw_ on the owned pieces only (decayed and exempt pieces as
-//                         two kernel calls), then an in-place all-gather of each parameter bucket.
-// Each rank holds the AdamW moments of its segments only: 1/N of stage 0's state. The local
-// (unreduced) gradient is still a full-size buffer on every rank, as gradient accumulation
-// sums into it across micro-batches; stage 2 saves communication, not that buffer.
+// it), so that the all-gather needs no copies. Gradients:
+//   stage 1  like stage 0: every parameter's .grad is a view of a flat bucket buffer, summed
+//            over micro-batches, then each bucket is all-reduced (GradientSync);
+//   stage 2  .grad is left to autograd. When backward has finished every gradient of a bucket
+//            (a hook on each parameter's gradient accumulator), the bucket is copied into one
+//            reused buffer, reduce-scattered, the owned segment added to this rank's gradient
+//            shard, and the parameters' .grad freed -- in every micro-batch. Between
+//            micro-batches a rank holds only its shard: 1/N of the gradient, plus one bucket.
+// Then, per step:
+//   ClipGradNorm  squared norms of the owned pieces, summed over ranks (one all-reduce);
+//   Step          _fused_adamw_ on the owned pieces only (decayed and exempt pieces as two
+//                 kernel calls), then an in-place all-gather of each parameter bucket.
+// Each rank holds the AdamW moments of its segments only: 1/N of stage 0's state.
 #pragma once
 
 #include <memory>
@@ -31,7 +35,8 @@ class ShardedOptimizer final : public DataParallelOptimizer {
   ShardedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters, const DataParallelOptions& options);
   ~ShardedOptimizer() override;
 
-  void Arm() override;
+  void BeginMicroBatch(bool last) override;
+  void EndMicroBatch() override;
   void SynchronizeGradients() override;
   double ClipGradNorm(double max_norm) override;
   void Step(double learning_rate) override;
@@ -39,6 +44,7 @@ class ShardedOptimizer final : public DataParallelOptimizer {
   std::vector<std::string> WriteState(const std::string& dir) override;
   void ReadState(const std::string& dir, const std::vector<std::string>& files) override;
   int64_t StateBytes() const override;
+  int64_t GradientBytes() const override;
 
   const ShardLayout& layout() const { return layout_; }
 
@@ -50,14 +56,19 @@ class ShardedOptimizer final : public DataParallelOptimizer {
   };
   void MoveParametersIntoBuckets();
   void BuildKernelGroups();
+  // Stage 2: reduce-scatters bucket `b`'s gradients of this micro-batch into grad_shards_[b]
+  // and frees them.
+  void ReduceScatterBucket(size_t b);
 
   Communicator& communicator_;
   DataParallelOptions options_;
   std::vector<at::Tensor> parameters_;
   ShardLayout layout_;
   std::vector<at::Tensor> param_buffers_;  // per bucket, (padded_size,): the parameters' storage
-  std::vector<at::Tensor> grad_buffers_;   // per bucket, (padded_size,): the parameters' .grad
+  std::vector<at::Tensor> grad_buffers_;   // stage 1, per bucket, (padded_size,): the parameters' .grad
   std::vector<at::Tensor> grad_shards_;    // stage 2, per bucket, (segment,): the reduced owned gradient
+  at::Tensor bucket_in_flight_;            // stage 2, (largest padded_size,): a bucket being reduced
+  at::Tensor segment_in_flight_;           // stage 2, (largest segment,): its reduced segment
   std::vector<at::Tensor> exp_avg_;        // per bucket, (segment,): AdamW moments of the owned segment
   std::vector<at::Tensor> exp_avg_sq_;
   std::vector<KernelGroup> kernel_groups_;

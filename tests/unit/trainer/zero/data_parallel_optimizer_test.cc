@@ -41,13 +41,18 @@ void Backward(const std::vector<at::Tensor>& parameters, int seed) {
   loss.backward();
 }
 
-// Runs `steps` updates with clipping at `max_norm`; returns the norms.
+// Runs updates first_step .. first_step + steps - 1 (each with its own gradients), clipping at
+// `max_norm`; returns the norms.
 std::vector<double> Train(DataParallelOptimizer& optimizer, const std::vector<at::Tensor>& parameters, int steps,
-                          double max_norm, int first_seed = 0) {
+                          double max_norm, int first_step = 0) {
   std::vector<double> norms;
   for (int step = 0; step < steps; ++step) {
-    optimizer.Arm();
-    Backward(parameters, first_seed + step);
+    // Two micro-batches: gradients accumulate (stage 2: reduced shards accumulate).
+    for (int micro = 0; micro < 2; ++micro) {
+      optimizer.BeginMicroBatch(micro == 1);
+      Backward(parameters, 10 * (first_step + step) + micro);
+      optimizer.EndMicroBatch();
+    }
     optimizer.SynchronizeGradients();
     norms.push_back(optimizer.ClipGradNorm(max_norm));
     optimizer.Step(1e-2);
