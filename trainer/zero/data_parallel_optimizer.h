@@ -20,6 +20,10 @@
 
 #include <ATen/core/Tensor.h>
 
+namespace torch::optim {
+class AdamWOptions;
+}
+
 namespace dpo {
 
 class Communicator;
@@ -77,6 +81,9 @@ class DataParallelOptimizer {
   // and the buffer of the bucket being reduced; otherwise every parameter's gradient).
   virtual int64_t GradientBytes() const = 0;
 };
+
+// LibTorch's AdamW options for these settings (weight decay for the decayed group).
+torch::optim::AdamWOptions AdamWOptionsOf(const DataParallelOptions& options);
 
 // The optimizer for `parameters` (the policy's, module order) under options.zero_stage.
 // `communicator` must outlive it. Throws Error(kInvalidInput) for a stage other than 0, 1 or 2.

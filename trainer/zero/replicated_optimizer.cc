@@ -19,10 +19,7 @@ namespace dpo {
 ReplicatedOptimizer::ReplicatedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters,
                                          const DataParallelOptions& options)
     : communicator_(communicator), parameters_(std::move(parameters)) {
-  const auto adamw = torch::optim::AdamWOptions(options.learning_rate)
-                         .betas({options.beta1, options.beta2})
-                         .eps(options.eps)
-                         .weight_decay(options.weight_decay);
+  const auto adamw = AdamWOptionsOf(options);
   adamw_ = std::make_unique<FusedAdamW>(WeightDecayGroups(parameters_, adamw), adamw);
   if (communicator_.world_size() > 1) {
     gradient_sync_ = std::make_unique<GradientSync>(communicator_, parameters_, options.bucket_bytes, options.overlap);

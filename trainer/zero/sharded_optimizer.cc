@@ -26,13 +26,6 @@ ShardLayout PlanLayout(const Communicator& communicator, const std::vector<at::T
   return ShardLayout(numels, PlanBuckets(reversed, bucket_bytes), communicator.world_size(), communicator.rank());
 }
 
-torch::optim::AdamWOptions AdamWOptionsOf(const DataParallelOptions& options) {
-  return torch::optim::AdamWOptions(options.learning_rate)
-      .betas({options.beta1, options.beta2})
-      .eps(options.eps)
-      .weight_decay(options.weight_decay);
-}
-
 }  // namespace
 
 ShardedOptimizer::ShardedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters,
