@@ -19,10 +19,6 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
-#ifdef DPO_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +29,7 @@
 
 #include "bench/step/step_profile.h"
 #include "core/common/clock.h"
+#include "core/common/tensor_memory.h"
 #include "core/loss/dpo_loss.h"
 #include "core/model/causal_lm.h"
 #include "core/model/model_flops.h"
@@ -146,22 +143,6 @@ std::vector<dpo::TokenizedPair> SyntheticPairs(const Shape& shape) {
   return pairs;
 }
 
-void ResetPeakMemory(const Options& options) {
-#ifdef DPO_WITH_CUDA
-  if (options.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(options.device.index());
-#endif
-}
-
-double PeakMemoryGib(const Options& options) {
-#ifdef DPO_WITH_CUDA
-  if (options.device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(options.device.index());
-    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0 * 1024.0);
-  }
-#endif
-  return 0;
-}
-
 struct Run {
   std::string shape, precision, reference;
   int64_t parameters = 0, pairs = 0, tokens_per_step = 0;
@@ -188,7 +169,7 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
 
   std::vector<double> seconds;
   for (int64_t s = 0; s < options.steps + 2; ++s) {
-    if (s == 2) ResetPeakMemory(options);
+    if (s == 2) dpo::ResetTensorMemoryPeak(options.device);
     Synchronize(options);
     const auto start = dpo::Clock::now();
     dpo::StepTotals totals;
@@ -254,7 +235,7 @@ Run TimeSteps(const Shape& shape, dpo::CausalLm& policy, dpo::ReferenceScorer& r
   run.tokens_per_second = static_cast<double>(run.tokens_per_step) / run.step_seconds;
   run.step_flops = flops.Total();
   run.policy_flops = flops.policy;
-  run.peak_memory_gib = PeakMemoryGib(options);
+  run.peak_memory_gib = static_cast<double>(dpo::MeasureTensorMemory(options.device).peak_bytes) / (1024.0 * 1024.0 * 1024.0);
   run.tf32 = options.device.is_cuda() && at::globalContext().allowTF32CuBLAS();
   return run;
 }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "core/common/file_io.h"
@@ -54,6 +55,13 @@ std::vector<nlohmann::json> TrainJob::Metrics() const {
 }
 
 std::string TrainJob::FinalWeights() const { return ReadFile(output_dir() + "/final/model.safetensors"); }
+
+StepMemory ParseStepMemory(const std::string& output) {
+  std::smatch match;
+  const std::regex line(R"(tensor memory at the training steps' peak, rank 0: .* \((\d+) bytes\) measured, .* \((\d+) bytes\) modelled)");
+  if (!std::regex_search(output, match, line)) return {};
+  return {std::stoll(match[1]), std::stoll(match[2])};
+}
 
 const std::vector<std::string>& SingleThreadEnv() {
   static const std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};

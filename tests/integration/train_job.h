@@ -35,6 +35,14 @@ class TrainJob {
   TempDir dir_;
 };
 
+// The line dpo-train's rank 0 prints after training: the highest tensor-memory peak of a step as
+// measured by the counting allocator, and the memory model's total for the job. -1 when absent.
+struct StepMemory {
+  int64_t measured = -1;
+  int64_t modelled = -1;
+};
+StepMemory ParseStepMemory(const std::string& output);
+
 // Environment for child processes: one BLAS/OpenMP thread each.
 const std::vector<std::string>& SingleThreadEnv();
 

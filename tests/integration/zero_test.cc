@@ -67,6 +67,7 @@ TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheSt
   const int ranks = GetParam();
   std::vector<std::vector<nlohmann::json>> metrics;
   std::vector<RankMemory> memory;
+  std::vector<StepMemory> peaks;  // rank 0's measured step peak and the memory model's total
   std::vector<std::unique_ptr<TrainJob>> jobs;
   for (int stage = 0; stage <= 2; ++stage) {
     jobs.push_back(std::make_unique<TrainJob>(48, kTraining));
@@ -74,6 +75,7 @@ TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheSt
     ASSERT_EQ(result.exit_code, 0) << result.output;
     metrics.push_back(jobs.back()->Metrics());
     memory.push_back(ReportedMemory(result.output));
+    peaks.push_back(ParseStepMemory(result.output));
   }
   ASSERT_EQ(metrics[0].size(), 10u);
   for (const auto& step : metrics[0]) EXPECT_GT(step["grad_norm"].get<double>(), 0.05);  // clipping acted
@@ -93,6 +95,16 @@ TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheSt
   EXPECT_GE(memory[1].gradients, memory[0].gradients);
   EXPECT_LT(memory[2].gradients, memory[1].gradients);
   EXPECT_GE(memory[2].gradients, memory[2].state / 2);
+  // The memory model follows each stage's measured peak, and the peaks fall with the stage.
+  for (int stage = 0; stage <= 2; ++stage) {
+    ASSERT_GT(peaks[stage].measured, 0) << "stage " << stage;
+    const double ratio = static_cast<double>(peaks[stage].modelled) / static_cast<double>(peaks[stage].measured);
+    std::cout << "stage " << stage << " at " << ranks << " ranks: step peak " << peaks[stage].measured
+              << " bytes measured, " << peaks[stage].modelled << " modelled (" << ratio << ")\n";
+    EXPECT_NEAR(ratio, 1.0, 0.10) << "stage " << stage;
+  }
+  EXPECT_LT(peaks[1].measured, peaks[0].measured);
+  EXPECT_LT(peaks[2].measured, peaks[1].measured);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ZeroStagesTest, ::testing::Values(2, 3));

@@ -10,6 +10,7 @@
 #include "core/common/clock.h"
 #include "core/common/error.h"
 #include "core/common/sha256.h"
+#include "core/common/tensor_memory.h"
 #include "core/data/pair_sampler.h"
 #include "core/data/preference_reader.h"
 #include "core/model/eval_mode_guard.h"
@@ -21,6 +22,7 @@
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/watchdog.h"
 #include "trainer/loop/drift_monitor.h"
+#include "trainer/loop/memory_plan.h"
 #include "trainer/loop/metrics_log.h"
 #include "trainer/loop/metrics_reporter.h"
 #include "trainer/loop/model_setup.h"
@@ -92,6 +94,9 @@ struct Trainer::State {
   int64_t total_steps = 0;
   TrainerState trainer_state;
   int64_t last_saved_step = -1;
+  c10::Device device = c10::Device(c10::kCPU);
+  TrainingMemoryInput memory;  // the memory model's view of this job on this rank
+  int64_t step_peak_bytes = 0;  // tensor memory: the highest peak of one training step so far
 };
 
 Trainer::Trainer(JobConfig config, Communicator& communicator, TrainerServices services)
@@ -110,9 +115,9 @@ void Trainer::Setup(bool for_training) {
   const bool remote = config_.reference.mode == ReferenceMode::kServer;
   s.models = BuildTrainingModels(config_, s.loss->needs_reference() && !remote);
   if (for_training) {
-    const c10::Device device = TrainingDevice(config_.training, communicator_.local_rank());
-    s.models.policy->module().to(device);
-    if (s.models.reference) s.models.reference->module().to(device);
+    s.device = TrainingDevice(config_.training, communicator_.local_rank());
+    s.models.policy->module().to(s.device);
+    if (s.models.reference) s.models.reference->module().to(s.device);
   }
   const Tokenizer& tokenizer = *s.models.tokenizer;
   s.train = LoadData(config_.data_train, tokenizer, config_.data, config_.output.dir + "/rejects.jsonl", writer && for_training);
@@ -125,6 +130,9 @@ void Trainer::Setup(bool for_training) {
   s.sampler = std::make_unique<PairSampler>(static_cast<int64_t>(s.train.pairs.size()), global_batch, t.seed,
                                             communicator_.rank(), communicator_.world_size());
   s.total_steps = t.max_steps > 0 ? t.max_steps : t.epochs * s.sampler->StepsPerEpoch();
+  s.memory = JobMemoryInput(config_, s.models.policy->config(), communicator_.world_size(),
+                            s.models.policy->module().parameters(), s.train.pairs, s.models.reference != nullptr,
+                            s.models.reference != nullptr && !config_.reference.precompute);
   if (!for_training) return;
   AgreeOnStart();
 
@@ -323,6 +331,7 @@ void Trainer::DryRun(std::ostream& out) {
       << t.per_device_batch_size << " per micro-batch x " << t.gradient_accumulation_steps << " accumulation x "
       << communicator_.world_size() << " ranks)\n"
       << "  steps: " << s.total_steps << " (" << s.sampler->StepsPerEpoch() << " per epoch)\n";
+  PrintMemoryPlan(out, s.memory);
 }
 
 int Trainer::Run() {
@@ -352,6 +361,7 @@ int Trainer::Run() {
     if (config_.output.save_steps > 0 && step % config_.output.save_steps == 0 && step < s.total_steps) SaveCheckpoint();
   }
   s.progress->Finish();
+  ReportStepMemory();
   if (s.eval && (config_.training.eval_steps == 0 || s.total_steps % config_.training.eval_steps != 0)) Evaluate();
   if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
   WriteFinalModel();
@@ -365,7 +375,9 @@ StepResult Trainer::TrainOneStep() {
   if (services_.watchdog != nullptr) services_.watchdog->SetStep(step + 1);
   const std::vector<int64_t> shard = s.sampler->RankShard();
   if (config_.reference.mode == ReferenceMode::kServer) PrefetchReference(shard);
+  ResetTensorMemoryPeak(s.device);
   StepResult result = s.step->Run(step, s.sampler->GlobalBatch(), shard);
+  s.step_peak_bytes = std::max(s.step_peak_bytes, MeasureTensorMemory(s.device).peak_bytes);
   if (!result.reference_failure) RecordStep(result, SecondsSince(started));
   return result;
 }
@@ -415,6 +427,15 @@ void Trainer::RecordStep(const StepResult& result, double step_seconds) {
   report.tokens_seen = state.tokens_seen;
   report.skipped_steps = state.skipped_steps;
   for (TrainingObserver* observer : s.observers) observer->OnStep(report);
+}
+
+void Trainer::ReportStepMemory() {
+  const State& s = *state_;
+  if (communicator_.rank() != 0 || !MeasureTensorMemory(s.device).measured) return;
+  const int64_t modelled = EstimateTrainingMemory(s.memory).Total();
+  std::cerr << "tensor memory at the training steps' peak, rank 0: " << FormatBytes(s.step_peak_bytes) << " ("
+            << s.step_peak_bytes << " bytes) measured, " << FormatBytes(modelled) << " (" << modelled
+            << " bytes) modelled\n";
 }
 
 void Trainer::PrefetchReference(const std::vector<int64_t>& shard) {

@@ -69,6 +69,8 @@ class Trainer {
   void RecordStep(const StepResult& result, double step_seconds);
   // Asks a remote reference for this step's and the next step's micro-batches ahead of time.
   void PrefetchReference(const std::vector<int64_t>& shard);
+  // Rank 0: the highest tensor-memory peak of the steps, beside the memory model's total.
+  void ReportStepMemory();
   void Evaluate();
   void SaveCheckpoint();
   void WriteFinalModel();
