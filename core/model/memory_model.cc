@@ -68,7 +68,8 @@ TrainingMemory EstimateTrainingMemory(const TrainingMemoryInput& in) {
   m.parameters = Bytes(n * kFp32);
   const double bucket = static_cast<double>(in.largest_bucket_bytes);
   if (in.zero_stage >= 2) {
-    m.gradients = Bytes(n * kFp32 / ranks + bucket * (1 + 1 / ranks));  // the shard, a bucket in flight and its segment
+    // The shard, and the buffers in flight: a bucket and its segment each.
+    m.gradients = Bytes(n * kFp32 / ranks + static_cast<double>(in.buckets_in_flight) * bucket * (1 + 1 / ranks));
   } else {
     m.gradients = Bytes(n * kFp32);
   }

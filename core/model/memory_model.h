@@ -5,7 +5,7 @@
 //
 // Persistent (whole run): fp32 parameters, fp32 gradients, the AdamW moments (two fp32 values a
 // parameter), a local reference's fp32 weights. ZeRO (trainer/zero/) divides the moments by the
-// world size from stage 1 and the gradients from stage 2 (which then also holds one bucket being
+// world size from stage 1 and the gradients from stage 2 (which then also holds the buckets being
 // reduced). Per step: the activations autograd keeps from the forward pass for the backward pass
 // (gradient checkpointing: only each block's input) and, on top of them, the largest transient
 // working set. The per-token counts follow this project's modules and LibTorch's saved tensors;
@@ -22,8 +22,10 @@ struct TrainingMemoryInput {
   ModelConfig model;
   int64_t world_size = 1;
   int64_t zero_stage = 0;  // distributed.zero_stage
-  // Stage 2: bytes of the largest gradient bucket (distributed.bucket_mb, or one larger parameter).
+  // Stage 2: bytes of the largest gradient bucket (distributed.bucket_mb, or one larger
+  // parameter), and how many reduce-scatters of that size can be in flight at once.
   int64_t largest_bucket_bytes = 0;
+  int64_t buckets_in_flight = 1;
   int64_t sequences = 2;         // rows of one micro-batch: chosen and rejected of each pair
   int64_t sequence_tokens = 0;   // positions of a row: a micro-batch pads to its longest row
   int64_t scored_tokens = 0;     // completion tokens of a row (the positions the output projection scores)

@@ -14,7 +14,7 @@
 
 namespace dpo {
 
-// A started all-reduce (Communicator::StartAllReduceSum).
+// A started collective (Communicator::StartAllReduceSum, StartReduceScatterSum).
 class PendingReduction {
  public:
   virtual ~PendingReduction() = default;
@@ -49,6 +49,10 @@ class Communicator {
   // device. Afterwards `shard` holds the sum over ranks of segment rank() of their `flat`;
   // `flat` itself may be overwritten.
   virtual void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) = 0;
+  // Starts ReduceScatterSum and returns at once where the library allows it
+  // (MPI_Ireduce_scatter_block); the default runs it now. `flat` and `shard` must stay alive and
+  // untouched until Wait() returns.
+  virtual std::unique_ptr<PendingReduction> StartReduceScatterSum(at::Tensor flat, at::Tensor shard);
   // In-place all-gather over the same segments: afterwards segment r of `flat` on every rank
   // holds what rank r had in its segment r.
   virtual void AllGather(at::Tensor& flat) = 0;
@@ -69,6 +73,11 @@ class CompletedReduction final : public PendingReduction {
 inline std::unique_ptr<PendingReduction> Communicator::StartAllReduceSum(at::Tensor flat) {
   std::vector<at::Tensor> tensors = {std::move(flat)};
   AllReduceSum(tensors);
+  return std::make_unique<internal::CompletedReduction>();
+}
+
+inline std::unique_ptr<PendingReduction> Communicator::StartReduceScatterSum(at::Tensor flat, at::Tensor shard) {
+  ReduceScatterSum(flat, shard);
   return std::make_unique<internal::CompletedReduction>();
 }
 

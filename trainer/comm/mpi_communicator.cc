@@ -54,23 +54,17 @@ void BroadcastBytes(void* data, int64_t bytes, int root) {
   }
 }
 
-class MpiPendingReduction final : public PendingReduction {
+// A started non-blocking MPI collective over `buffers`, which it keeps alive until it completes.
+class MpiPendingRequest final : public PendingReduction {
  public:
-  MpiPendingReduction(at::Tensor flat, Watchdog* watchdog) : flat_(std::move(flat)), watchdog_(watchdog) {
-    const MPI_Datatype type = flat_.scalar_type() == at::kDouble ? MPI_DOUBLE : MPI_FLOAT;
-    Check(MPI_Iallreduce(MPI_IN_PLACE, flat_.data_ptr(), static_cast<int>(flat_.numel()), type, MPI_SUM, MPI_COMM_WORLD,
-                         &request_),
-          "MPI_Iallreduce");
-  }
-  ~MpiPendingReduction() override {
+  MpiPendingRequest(MPI_Request request, std::vector<at::Tensor> buffers, std::string what, Watchdog* watchdog)
+      : request_(request), buffers_(std::move(buffers)), what_(std::move(what)), watchdog_(watchdog) {}
+  ~MpiPendingRequest() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void Wait() override {
     std::optional<Watchdog::Scope> watched;
-    if (watchdog_ != nullptr) {
-      watched.emplace(watchdog_->Watch("all-reduce of a " + Megabytes(static_cast<int64_t>(flat_.numel() * flat_.element_size())) +
-                                       " gradient bucket"));
-    }
+    if (watchdog_ != nullptr) watched.emplace(watchdog_->Watch(what_));
     Check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
   }
   bool Test() override {
@@ -80,10 +74,13 @@ class MpiPendingReduction final : public PendingReduction {
   }
 
  private:
-  at::Tensor flat_;
+  MPI_Request request_;
+  std::vector<at::Tensor> buffers_;
+  std::string what_;
   Watchdog* watchdog_;
-  MPI_Request request_ = MPI_REQUEST_NULL;
 };
+
+std::string BucketBytes(const at::Tensor& flat) { return Megabytes(static_cast<int64_t>(flat.numel() * flat.element_size())); }
 
 }  // namespace
 
@@ -122,7 +119,12 @@ std::unique_ptr<PendingReduction> MpiCommunicator::StartAllReduceSum(at::Tensor 
   if (!flat.device().is_cpu() || !flat.is_contiguous() || !native || flat.numel() > kMaxElementsPerCall) {
     return Communicator::StartAllReduceSum(std::move(flat));  // the blocking path handles these
   }
-  return std::make_unique<MpiPendingReduction>(std::move(flat), watchdog_);
+  const MPI_Datatype type = flat.scalar_type() == at::kDouble ? MPI_DOUBLE : MPI_FLOAT;
+  MPI_Request request = MPI_REQUEST_NULL;
+  Check(MPI_Iallreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), type, MPI_SUM, MPI_COMM_WORLD, &request),
+        "MPI_Iallreduce");
+  std::string what = "all-reduce of a " + BucketBytes(flat) + " gradient bucket";
+  return std::make_unique<MpiPendingRequest>(request, std::vector<at::Tensor>{std::move(flat)}, std::move(what), watchdog_);
 }
 
 namespace {
@@ -151,8 +153,7 @@ void MpiCommunicator::ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) {
   }
   std::optional<Watchdog::Scope> watched;
   if (watchdog_ != nullptr) {
-    watched.emplace(watchdog_->Watch("reduce-scatter of a " + Megabytes(static_cast<int64_t>(flat.numel() * flat.element_size())) +
-                                     " gradient bucket"));
+    watched.emplace(watchdog_->Watch("reduce-scatter of a " + BucketBytes(flat) + " gradient bucket"));
   }
   at::Tensor send = IsNative(flat) ? flat : flat.to(at::kFloat);
   at::Tensor receive = IsNative(shard) ? shard : torch::empty({count}, send.options());
@@ -161,12 +162,24 @@ void MpiCommunicator::ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) {
   if (!receive.is_same(shard)) shard.copy_(receive);
 }
 
+std::unique_ptr<PendingReduction> MpiCommunicator::StartReduceScatterSum(at::Tensor flat, at::Tensor shard) {
+  const int count = SegmentCount(flat, world_size_, "StartReduceScatterSum");
+  if (!IsNative(flat) || !shard.is_contiguous() || shard.numel() != count || shard.scalar_type() != flat.scalar_type()) {
+    return Communicator::StartReduceScatterSum(std::move(flat), std::move(shard));  // checked and converted there
+  }
+  MPI_Request request = MPI_REQUEST_NULL;
+  Check(MPI_Ireduce_scatter_block(flat.data_ptr(), shard.data_ptr(), count, MpiType(flat), MPI_SUM, MPI_COMM_WORLD, &request),
+        "MPI_Ireduce_scatter_block");
+  std::string what = "reduce-scatter of a " + BucketBytes(flat) + " gradient bucket";
+  return std::make_unique<MpiPendingRequest>(request, std::vector<at::Tensor>{std::move(flat), std::move(shard)},
+                                             std::move(what), watchdog_);
+}
+
 void MpiCommunicator::AllGather(at::Tensor& flat) {
   const int count = SegmentCount(flat, world_size_, "AllGather");
   std::optional<Watchdog::Scope> watched;
   if (watchdog_ != nullptr) {
-    watched.emplace(watchdog_->Watch("all-gather of a " + Megabytes(static_cast<int64_t>(flat.numel() * flat.element_size())) +
-                                     " parameter bucket"));
+    watched.emplace(watchdog_->Watch("all-gather of a " + BucketBytes(flat) + " parameter bucket"));
   }
   // All-gather only moves bits: a 2-byte dtype goes as 16-bit words.
   const MPI_Datatype type = IsNative(flat) ? MpiType(flat) : flat.element_size() == 2 ? MPI_UINT16_T : MPI_DATATYPE_NULL;

@@ -30,6 +30,8 @@ class MpiCommunicator final : public Communicator {
   // MPI_Reduce_scatter_block and in-place MPI_Allgather of float32/float64 CPU tensors (others
   // go through float32); a segment may hold at most INT_MAX elements.
   void ReduceScatterSum(at::Tensor& flat, at::Tensor& shard) override;
+  // MPI_Ireduce_scatter_block for float32/float64 tensors of at most INT_MAX elements a segment.
+  std::unique_ptr<PendingReduction> StartReduceScatterSum(at::Tensor flat, at::Tensor shard) override;
   void AllGather(at::Tensor& flat) override;
   void Broadcast(std::string& value, int root) override;
   void Broadcast(std::vector<at::Tensor>& tensors, int root) override;

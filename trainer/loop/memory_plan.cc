@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "trainer/comm/gradient_buckets.h"
+#include "trainer/zero/sharded_optimizer.h"
 
 namespace dpo {
 
@@ -26,6 +27,7 @@ TrainingMemoryInput JobMemoryInput(const JobConfig& config, const ModelConfig& m
       for (const size_t index : bucket) bytes += static_cast<int64_t>(reversed[index].nbytes());
       input.largest_bucket_bytes = std::max(input.largest_bucket_bytes, bytes);
     }
+    input.buckets_in_flight = static_cast<int64_t>(ShardedOptimizer::kBucketsInFlight);
   }
   input.sequences = 2 * config.training.per_device_batch_size;
   for (const TokenizedPair& pair : pairs) {

@@ -52,10 +52,7 @@ ShardedOptimizer::ShardedOptimizer(Communicator& communicator, std::vector<at::T
     // Hooks always: reducing during backward is what frees the gradients.
     gradient_sync_ = std::make_unique<GradientSync>(
         buckets,
-        [this](size_t b) -> std::unique_ptr<PendingReduction> {
-          ReduceScatterBucket(b);
-          return std::make_unique<internal::CompletedReduction>();
-        },
+        [this](size_t b) { return ReduceScatterBucket(b); },
         /*overlap=*/true);
   }
 }
@@ -96,16 +93,56 @@ void ShardedOptimizer::MoveParametersIntoBuckets() {
     int64_t largest = 0;
     for (const ShardBucket& bucket : layout_.buckets()) largest = std::max(largest, bucket.padded_size);
     const auto options = parameters_.front().options().requires_grad(false);
-    bucket_in_flight_ = torch::empty({largest}, options);
-    segment_in_flight_ = torch::empty({largest / layout_.world_size()}, options);
+    in_flight_.resize(kBucketsInFlight);
+    for (InFlightBuffer& buffer : in_flight_) {
+      buffer.flat = torch::empty({largest}, options);
+      buffer.segment = torch::empty({largest / layout_.world_size()}, options);
+    }
   }
 }
 
-void ShardedOptimizer::ReduceScatterBucket(size_t b) {
+// One bucket's started reduce-scatter; completing it adds the received segment to the bucket's
+// gradient shard, once, whoever waits first (the buffer's next user or GradientSync::Finish).
+class ShardedOptimizer::SegmentReduction final : public PendingReduction {
+ public:
+  SegmentReduction(std::unique_ptr<PendingReduction> started, at::Tensor segment, at::Tensor shard)
+      : started_(std::move(started)), segment_(std::move(segment)), shard_(std::move(shard)) {}
+  void Wait() override {
+    if (done_) return;
+    started_->Wait();
+    const torch::NoGradGuard no_grad;
+    shard_.add_(segment_);
+    done_ = true;
+  }
+  bool Test() override { return done_ || started_->Test(); }
+
+ private:
+  std::unique_ptr<PendingReduction> started_;
+  at::Tensor segment_, shard_;
+  bool done_ = false;
+};
+
+namespace {
+// What GradientSync owns of a reduction the in-flight buffer also refers to.
+class SharedReduction final : public PendingReduction {
+ public:
+  explicit SharedReduction(std::shared_ptr<PendingReduction> reduction) : reduction_(std::move(reduction)) {}
+  void Wait() override { reduction_->Wait(); }
+  bool Test() override { return reduction_->Test(); }
+
+ private:
+  std::shared_ptr<PendingReduction> reduction_;
+};
+}  // namespace
+
+std::unique_ptr<PendingReduction> ShardedOptimizer::ReduceScatterBucket(size_t b) {
+  InFlightBuffer& buffer = in_flight_[next_in_flight_];
+  next_in_flight_ = (next_in_flight_ + 1) % in_flight_.size();
+  if (buffer.reduction) buffer.reduction->Wait();  // its previous bucket is in its shard now
   const torch::NoGradGuard no_grad;
   const ShardBucket& bucket = layout_.buckets()[b];
-  at::Tensor flat = bucket_in_flight_.narrow(0, 0, bucket.padded_size);
-  at::Tensor segment = segment_in_flight_.narrow(0, 0, bucket.segment);
+  at::Tensor flat = buffer.flat.narrow(0, 0, bucket.padded_size);
+  at::Tensor segment = buffer.segment.narrow(0, 0, bucket.segment);
   for (const size_t index : bucket.parameters) {
     at::Tensor& grad = parameters_[index].mutable_grad();
     at::Tensor slot = flat.narrow(0, layout_.bucket_offset(index), parameters_[index].numel());
@@ -118,8 +155,9 @@ void ShardedOptimizer::ReduceScatterBucket(size_t b) {
     grad = at::Tensor();
   }
   flat.narrow(0, bucket.size, bucket.padded_size - bucket.size).zero_();
-  communicator_.ReduceScatterSum(flat, segment);
-  grad_shards_[b].add_(segment);
+  buffer.reduction =
+      std::make_shared<SegmentReduction>(communicator_.StartReduceScatterSum(flat, segment), segment, grad_shards_[b]);
+  return std::make_unique<SharedReduction>(buffer.reduction);
 }
 
 void ShardedOptimizer::BuildKernelGroups() {
@@ -185,6 +223,9 @@ void ShardedOptimizer::Step(double learning_rate) {
 }
 
 void ShardedOptimizer::ZeroGrad() {
+  for (InFlightBuffer& buffer : in_flight_) {
+    if (buffer.reduction) buffer.reduction->Wait();  // nothing lands in a shard after it is zeroed
+  }
   for (at::Tensor& buffer : grad_buffers_) buffer.zero_();
   for (at::Tensor& shard : grad_shards_) shard.zero_();
   // Stage 2: gradients of an abandoned micro-batch (an error before EndMicroBatch) go too.
@@ -238,7 +279,8 @@ void ShardedOptimizer::ReadState(const std::string& dir, const std::vector<std::
 }
 
 int64_t ShardedOptimizer::GradientBytes() const {
-  int64_t bytes = static_cast<int64_t>(bucket_in_flight_.defined() ? bucket_in_flight_.nbytes() + segment_in_flight_.nbytes() : 0);
+  int64_t bytes = 0;
+  for (const InFlightBuffer& buffer : in_flight_) bytes += static_cast<int64_t>(buffer.flat.nbytes() + buffer.segment.nbytes());
   for (const at::Tensor& buffer : grad_buffers_) bytes += static_cast<int64_t>(buffer.nbytes());
   for (const at::Tensor& shard : grad_shards_) bytes += static_cast<int64_t>(shard.nbytes());
   return bytes;

@@ -6,10 +6,12 @@
 //   stage 1  like stage 0: every parameter's .grad is a view of a flat bucket buffer, summed
 //            over micro-batches, then each bucket is all-reduced (GradientSync);
 //   stage 2  .grad is left to autograd. When backward has finished every gradient of a bucket
-//            (a hook on each parameter's gradient accumulator), the bucket is copied into one
-//            reused buffer, reduce-scattered, the owned segment added to this rank's gradient
-//            shard, and the parameters' .grad freed -- in every micro-batch. Between
-//            micro-batches a rank holds only its shard: 1/N of the gradient, plus one bucket.
+//            (a hook on each parameter's gradient accumulator), the bucket is copied into one of
+//            kBucketsInFlight reused buffers, its reduce-scatter started (non-blocking over
+//            MPI: it runs while backward goes on), and the parameters' .grad freed -- in every
+//            micro-batch. When the reduction is done, the owned segment is added to this rank's
+//            gradient shard. A rank holds only its shard, 1/N of the gradient, plus the
+//            buffers in flight.
 // Then, per step:
 //   ClipGradNorm  squared norms of the owned pieces, summed over ranks (one all-reduce);
 //   Step          _fused_adamw_ on the owned pieces only (decayed and exempt pieces as two
@@ -27,9 +29,14 @@
 namespace dpo {
 
 class GradientSync;
+class PendingReduction;
 
 class ShardedOptimizer final : public DataParallelOptimizer {
  public:
+  // Stage 2: reduce-scatters that may run at once (double buffering). Each costs one buffer of
+  // the largest bucket and one of its segment.
+  static constexpr size_t kBucketsInFlight = 2;
+
   // Moves `parameters` (module order, all of one dtype and device) into flat bucket buffers.
   // Requires options.zero_stage 1 or 2 (else Error(kInternal)).
   ShardedOptimizer(Communicator& communicator, std::vector<at::Tensor> parameters, const DataParallelOptions& options);
@@ -56,9 +63,17 @@ class ShardedOptimizer final : public DataParallelOptimizer {
   };
   void MoveParametersIntoBuckets();
   void BuildKernelGroups();
-  // Stage 2: reduce-scatters bucket `b`'s gradients of this micro-batch into grad_shards_[b]
-  // and frees them.
-  void ReduceScatterBucket(size_t b);
+  // Stage 2: starts reduce-scattering bucket `b`'s gradients of this micro-batch into
+  // grad_shards_[b] (added when the returned reduction completes) and frees them. Waits first
+  // for the reduction that last used the buffer it takes.
+  std::unique_ptr<PendingReduction> ReduceScatterBucket(size_t b);
+  class SegmentReduction;
+  // A reused pair of send and receive buffers and the reduction last started on it.
+  struct InFlightBuffer {
+    at::Tensor flat;     // (largest padded_size,)
+    at::Tensor segment;  // (largest segment,)
+    std::shared_ptr<SegmentReduction> reduction;
+  };
 
   Communicator& communicator_;
   DataParallelOptions options_;
@@ -67,8 +82,8 @@ class ShardedOptimizer final : public DataParallelOptimizer {
   std::vector<at::Tensor> param_buffers_;  // per bucket, (padded_size,): the parameters' storage
   std::vector<at::Tensor> grad_buffers_;   // stage 1, per bucket, (padded_size,): the parameters' .grad
   std::vector<at::Tensor> grad_shards_;    // stage 2, per bucket, (segment,): the reduced owned gradient
-  at::Tensor bucket_in_flight_;            // stage 2, (largest padded_size,): a bucket being reduced
-  at::Tensor segment_in_flight_;           // stage 2, (largest segment,): its reduced segment
+  std::vector<InFlightBuffer> in_flight_;  // stage 2: kBucketsInFlight buffers, used in turn
+  size_t next_in_flight_ = 0;
   std::vector<at::Tensor> exp_avg_;        // per bucket, (segment,): AdamW moments of the owned segment
   std::vector<at::Tensor> exp_avg_sq_;
   std::vector<KernelGroup> kernel_groups_;

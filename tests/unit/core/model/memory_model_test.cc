@@ -83,6 +83,7 @@ TEST(MemoryModel, ZeroStagesDivideTheStateAndTheGradients) {
   const int64_t n = input.model.NumParameters();
   input.world_size = 4;
   input.largest_bucket_bytes = 4000;
+  input.buckets_in_flight = 2;
   const TrainingMemory stage0 = EstimateTrainingMemory(input);
   EXPECT_EQ(stage0.parameters, 4 * n);
   EXPECT_EQ(stage0.gradients, 4 * n);
@@ -97,7 +98,7 @@ TEST(MemoryModel, ZeroStagesDivideTheStateAndTheGradients) {
 
   input.zero_stage = 2;
   const TrainingMemory stage2 = EstimateTrainingMemory(input);
-  EXPECT_EQ(stage2.gradients, n + 4000 + 1000);  // the shard, a bucket in flight and its segment
+  EXPECT_EQ(stage2.gradients, n + 2 * (4000 + 1000));  // the shard; two buckets in flight and their segments
   EXPECT_EQ(stage2.optimizer_state, 2 * n);
   EXPECT_EQ(stage2.working, stage0.working + 4000);  // autograd's gradients of the unreduced bucket
 
