@@ -7,10 +7,12 @@
 # per step by the ring algorithms' counts for a gradient of G bytes on N ranks (all-reduce
 # 2(N-1)/N G; reduce-scatter and all-gather (N-1)/N G each; stage 2 reduce-scatters once per
 # micro-batch).
-#   bench/distributed/zero_stages.sh [STEPS]        (build/bin must hold dpo-train and dpo-data)
+#   bench/distributed/zero_stages.sh [STEPS] [BUCKET_MB]   (build/bin must hold dpo-train and dpo-data;
+#                                                          BUCKET_MB: distributed.bucket_mb, default 25)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 steps=${1:-10}
+bucket_mb=${2:-25}
 bin=build/bin
 work=$(mktemp -d /tmp/dpo-zero-stages.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -35,7 +37,7 @@ for round in 1 2; do
   for stage in 0 2 1; do
     mpirun -np $ranks --bind-to none "${root_flags[@]}" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
       "$bin/dpo-train" --config "$work/job.yaml" --set output.dir="$work/stage$stage-$round" \
-      --set distributed.zero_stage=$stage >"$work/stage$stage-$round.log" 2>&1
+      --set distributed.zero_stage=$stage --set distributed.bucket_mb="$bucket_mb" >"$work/stage$stage-$round.log" 2>&1
   done
 done
 
@@ -46,7 +48,7 @@ median_pairs() {  # over both runs of a stage, steps after the first
 memory() { grep -o 'holds [0-9]* bytes of AdamW state and [0-9]* bytes of gradients' "$work/stage$1-1.log"; }
 
 gradient=$((params * 4))
-echo "ZeRO stages, $ranks ranks x 1 thread, $params parameters (G = $gradient bytes), $micro_batches micro-batches of 4 pairs per rank, median of steps 2..$steps over 2 runs"
+echo "ZeRO stages, $ranks ranks x 1 thread, $params parameters (G = $gradient bytes), $micro_batches micro-batches of 4 pairs per rank, $bucket_mb MiB buckets, median of steps 2..$steps over 2 runs"
 base=$(median_pairs 0)
 for stage in 0 1 2; do
   pairs=$(median_pairs $stage)

@@ -60,17 +60,19 @@ ShardedOptimizer::ShardedOptimizer(Communicator& communicator, std::vector<at::T
 ShardedOptimizer::~ShardedOptimizer() = default;
 
 void ShardedOptimizer::MoveParametersIntoBuckets() {
+  // Checked before any parameter moves, so a refused model is left as it was.
+  for (const at::Tensor& parameter : parameters_) {
+    if (parameter.scalar_type() != parameters_.front().scalar_type() || parameter.device() != parameters_.front().device()) {
+      throw InvalidInput("distributed.zero_stage: every trainable parameter must share one dtype and device");
+    }
+  }
   const torch::NoGradGuard no_grad;
   for (const ShardBucket& bucket : layout_.buckets()) {
-    const at::Tensor& first = parameters_[bucket.parameters.front()];
-    const auto options = first.options().requires_grad(false);
+    const auto options = parameters_[bucket.parameters.front()].options().requires_grad(false);
     at::Tensor params = torch::zeros({bucket.padded_size}, options);
     at::Tensor grads = options_.zero_stage == 1 ? torch::zeros({bucket.padded_size}, options) : at::Tensor();
     for (const size_t index : bucket.parameters) {
       at::Tensor parameter = parameters_[index];
-      if (parameter.scalar_type() != first.scalar_type() || parameter.device() != first.device()) {
-        throw InvalidInput("distributed.zero_stage: every trainable parameter must share one dtype and device");
-      }
       const int64_t offset = layout_.bucket_offset(index);
       at::Tensor slot = params.narrow(0, offset, parameter.numel());
       slot.copy_(parameter.detach().reshape({-1}));

@@ -125,5 +125,20 @@ TEST(DataParallelOptimizerTest, AnUnknownStageIsInvalidInput) {
   }
 }
 
+TEST(DataParallelOptimizerTest, MixedDtypesAreRefusedBeforeAnyParameterMoves) {
+  SingleProcessCommunicator communicator;
+  std::vector<at::Tensor> params = {torch::ones({4}, torch::kFloat).requires_grad_(),
+                                    torch::ones({4}, torch::kDouble).requires_grad_()};
+  const void* first_storage = params[0].data_ptr();
+  try {
+    MakeDataParallelOptimizer(communicator, params, Options(2));
+    FAIL() << "a float32 and a float64 parameter were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("share one dtype and device"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(params[0].data_ptr(), first_storage) << "the first parameter was moved into a bucket";
+}
+
 }  // namespace
 }  // namespace dpo
