@@ -16,6 +16,8 @@
 #              and precomputed -> bench_*.json / .log
 #   profile_*  two more bf16 steps of each shape under LibTorch's profiler: device time by kind
 #              and the top kernels -> profile_*.txt
+#   memory     bench/gpu/memory_check.sh: the CUDA allocator's step peak of dpo-train beside the
+#              memory model's total, fp32 and bf16, with and without checkpointing -> memory.tsv
 #   summary    bench/gpu/summarize.py -> summary.json and summary.txt (always runs)
 # Each stage's exit status and seconds go to stages.tsv. The whole check fits in 9 minutes with
 # the carried build (about 3 when it loads), including a build here when it does not.
@@ -139,6 +141,7 @@ if [[ -x build-device/bin/dpo-bench-step ]]; then
     --steps 6 --json "$out/bench_llama1b.json"
   stage bench_llama1b_chunk2048 150 build-device/bin/dpo-bench-step --device cuda --shape llama-1b \
     --precision bf16 --steps 6 --chunk-tokens 2048 --json "$out/bench_llama1b_chunk2048.json"
+  stage memory 90 bench/gpu/memory_check.sh "$out" build-device/bin
   stage profile_llama1b 120 build-device/bin/dpo-bench-step --device cuda --shape llama-1b --precision bf16 \
     --steps 2 --profile "$out/profile_llama1b.txt"
   stage profile_gpt2 90 build-device/bin/dpo-bench-step --device cuda --shape gpt2-124m --precision bf16 \

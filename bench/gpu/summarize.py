@@ -98,6 +98,21 @@ def read_profiles(out):
     return profiles
 
 
+def read_memory(out):
+    """memory.tsv (memory_check.sh): each run's measured and modelled step peak, and their ratio."""
+    path = out / "memory.tsv"
+    if not path.exists():
+        return None
+    runs = []
+    for line in path.read_text().splitlines()[1:]:
+        name, measured, modelled = line.split("\t")
+        run = {"run": name, "measured_bytes": measured, "modelled_bytes": modelled}
+        if measured.isdigit() and modelled.isdigit() and int(measured) > 0:
+            run["modelled_over_measured"] = int(modelled) / int(measured)
+        runs.append(run)
+    return runs
+
+
 def bench_lines(name, bench):
     if "error" in bench:
         return [f"{name}: unreadable ({bench['error']})"]
@@ -129,6 +144,7 @@ def main():
         "gpu_tests": read_tests(out),
         "benchmarks": read_benches(out),
         "profiles": read_profiles(out),
+        "memory": read_memory(out),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -146,6 +162,12 @@ def main():
         lines.append("benchmarks: none finished")
     for name, bench in summary["benchmarks"].items():
         lines += bench_lines(name, bench)
+    if summary["memory"] is None:
+        lines.append("memory model: no report (stage did not run)")
+    for run in summary["memory"] or []:
+        ratio = f"{run['modelled_over_measured']:.3f}" if "modelled_over_measured" in run else "?"
+        lines.append(f"memory model {run['run']}: step peak measured {run['measured_bytes']} bytes, "
+                     f"modelled {run['modelled_bytes']} (modelled / measured {ratio})")
     for name, profile in summary["profiles"].items():
         lines.append(f"{name}: device time per step by kind (the kernels are in {name}.txt)")
         lines += ["  " + line for line in profile["by_kind"]]
