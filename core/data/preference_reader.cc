@@ -22,7 +22,8 @@ bool IsBlank(std::string_view line) {
 }  // namespace
 
 PreferenceDataset ParsePreferenceData(std::string_view contents, const std::string& path,
-                                      const Tokenizer& tokenizer, const DataOptions& options) {
+                                      const Tokenizer& tokenizer, const DataOptions& options,
+                                      const RowObserver& on_row) {
   const SequenceBuilder builder(tokenizer, options);
   PreferenceDataset dataset;
   dataset.path = path;
@@ -46,6 +47,7 @@ PreferenceDataset ParsePreferenceData(std::string_view contents, const std::stri
 
     RowOutcome row = ProcessPreferenceRow(
         line.back() == '\r' ? line.substr(0, line.size() - 1) : line, line_number, builder);
+    if (on_row) on_row(row, line_number);
     if (row.status == BuildStatus::kOk) {
       dataset.prompt_tokens += static_cast<int64_t>(row.pair.prompt_ids.size());
       dataset.completion_tokens +=
@@ -74,8 +76,8 @@ PreferenceDataset ParsePreferenceData(std::string_view contents, const std::stri
 }
 
 PreferenceDataset LoadPreferenceData(const std::string& path, const Tokenizer& tokenizer,
-                                     const DataOptions& options) {
-  return ParsePreferenceData(ReadFile(path), path, tokenizer, options);
+                                     const DataOptions& options, const RowObserver& on_row) {
+  return ParsePreferenceData(ReadFile(path), path, tokenizer, options, on_row);
 }
 
 void WriteRejects(const std::string& path, const PreferenceDataset& dataset) {

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/data/data_options.h"
+#include "core/data/preference_row.h"
 #include "core/data/sequence_builder.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -42,12 +44,17 @@ struct PreferenceDataset {
 //    gives the number of problems and rows, then the first max_reported_problems problems, one
 //    per line, as `data/train.jsonl:17: field "chosen": missing`.
 // An empty result (every row dropped) is not an error here; the sampler refuses it.
+//
+// `on_row`, when given, sees every non-blank row's outcome as it is read (before a kept pair is
+// moved into the dataset): `dpo-data render` reports rows through it, from this same loop.
+using RowObserver = std::function<void(const RowOutcome& row, int64_t line)>;
 PreferenceDataset LoadPreferenceData(const std::string& path, const Tokenizer& tokenizer,
-                                     const DataOptions& options);
+                                     const DataOptions& options, const RowObserver& on_row = {});
 
 // The same on contents already in memory; `path` is used for messages and dataset.path.
 PreferenceDataset ParsePreferenceData(std::string_view contents, const std::string& path,
-                                      const Tokenizer& tokenizer, const DataOptions& options);
+                                      const Tokenizer& tokenizer, const DataOptions& options,
+                                      const RowObserver& on_row = {});
 
 // Writes dataset.rejected as JSONL, one {"file","line","reason"} object per line (an empty file
 // when nothing was rejected), atomically. Throws Error(kInternal) on I/O failure.

@@ -242,6 +242,7 @@ RowOutcome ProcessPreferenceRow(std::string_view line, int64_t line_number,
                                         std::move(rejected_ids), line_number);
   RowOutcome outcome;
   outcome.status = built.status;
+  outcome.before_truncation = built.before_truncation;
   if (built.status == BuildStatus::kOk) {
     outcome.pair = std::move(built.pair);
   } else if (built.field.empty()) {

@@ -22,6 +22,7 @@ struct RowOutcome {
   BuildStatus status = BuildStatus::kOk;
   std::vector<std::string> problems;
   TokenizedPair pair;
+  PartLengths before_truncation;  // kOk and the drop statuses: the parts' lengths before truncation
 };
 
 // `line` is one line without its newline; `line_number` becomes pair.source_line. Unknown keys

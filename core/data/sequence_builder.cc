@@ -131,6 +131,8 @@ PairOutcome SequenceBuilder::BuildPair(std::vector<TokenId> prompt_ids,
   if (chosen_ids.empty()) return fail(BuildStatus::kInvalid, "chosen", "empty");
   if (rejected_ids.empty()) return fail(BuildStatus::kInvalid, "rejected", "empty");
   const bool equal_before_truncation = chosen_ids == rejected_ids;
+  outcome.before_truncation = {static_cast<int64_t>(prompt_ids.size()), static_cast<int64_t>(chosen_ids.size()),
+                               static_cast<int64_t>(rejected_ids.size())};
 
   prompt_ids = TruncatePrompt(std::move(prompt_ids));
   const int64_t budget = options_.max_length - static_cast<int64_t>(prompt_ids.size());

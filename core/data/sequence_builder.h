@@ -45,11 +45,20 @@ struct SequenceOutcome {
   std::string reason;  // e.g. "empty after truncation to max_length=512"; empty when kOk
 };
 
+// Token counts of a pair's parts before truncation (prompt with its BOS, completions with their
+// EOS): what `dpo-data render` compares with the kept ids to say what was cut.
+struct PartLengths {
+  int64_t prompt = 0;
+  int64_t chosen = 0;
+  int64_t rejected = 0;
+};
+
 struct PairOutcome {
   BuildStatus status = BuildStatus::kOk;
   TokenizedPair pair;  // meaningful only when status == kOk
   std::string field;
   std::string reason;
+  PartLengths before_truncation;  // set once the parts are valid (kOk and the drop statuses)
 };
 
 // Rules (docs/architecture.md, "One DPO step"):

@@ -1,5 +1,7 @@
-// dpo-data: synthetic preference tasks with a ground-truth reward (docs/synthetic-task.md).
+// dpo-data: synthetic preference tasks with a ground-truth reward (docs/synthetic-task.md), and
+// tools to inspect data: how the trainer renders each row, how a tokenizer splits text.
 //   dpo-data synth   --task words --pairs N --seed S --out DIR
+//   dpo-data render  --config job.yaml [--data FILE] [--rows N] [--format json|text] [--out F]
 //   dpo-data reward  --task words --in FILE [--out FILE]
 //   dpo-data compare --task words --a FILE --b FILE
 //   dpo-data tokenize --tokenizer DIR --text-file FILE [--decode] [--add-bos] [--add-eos] [--out FILE]
@@ -11,12 +13,13 @@
 #include "core/common/file_io.h"
 #include "core/common/run_main.h"
 #include "trainer/tools/jsonl_io.h"
+#include "trainer/tools/render_rows.h"
 #include "trainer/tools/synthetic_eval.h"
 #include "trainer/tools/synthetic_task.h"
 #include "trainer/tools/tokenize_text.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"dpo-data: synthetic preference data with a ground-truth reward, its evaluation, and tokenisation"};
+  CLI::App app{"dpo-data: synthetic preference data with a ground-truth reward, its evaluation, rows as the trainer sees them, and tokenisation"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
   std::string task_name = "words", out, in, a_path, b_path;
@@ -54,12 +57,36 @@ int main(int argc, char** argv) {
   tokenize->add_flag("--add-bos", tokenize_options.add_bos, "prepend the BOS id to every line");
   tokenize->add_flag("--add-eos", tokenize_options.add_eos, "append the EOS id to every line");
   tokenize->add_option("--out", out, "output file; \"-\" or absent = stdout (the summary then goes to stderr)");
+  std::string config_path;
+  std::vector<std::string> overrides;
+  dpo::RenderOptions render_options;
+  std::string render_format = "json";
+  CLI::App* render = app.add_subcommand(
+      "render", "each row as the trainer will see it: ids, decoded parts, truncation, drops (the trainer's own loader)");
+  render->add_option("--config", config_path, "job file (YAML): its tokenizer, chat template and data options")->required();
+  render->add_option("--set", overrides, "override one key: section.key=value (repeatable)");
+  render->add_option("--data", render_options.data, "preference JSONL; default: the job's data.train");
+  render->add_option("--rows", render_options.rows, "the first N non-blank rows; -1 = all");
+  render->add_option("--format", render_format, "json (one object per row) or text (a human view)")
+      ->check(CLI::IsMember({"json", "text"}));
+  render->add_option("--out", out, "output file; \"-\" or absent = stdout (the summary then goes to stderr)");
   app.footer(
       "Output: one JSON line on stdout (tokenize: one line per input line). compare's win_rate_a_over_b is the mean over common prompts of\n"
       "P(reward(a) > reward(b)) + 0.5 P(equal) over every pair of their responses (ties count half).");
   CLI11_PARSE(app, argc, argv);
 
   return dpo::RunMain("dpo-data", [&] {
+    if (render->parsed()) {
+      render_options.format = render_format == "text" ? dpo::RenderFormat::kText : dpo::RenderFormat::kJson;
+      const dpo::RenderedRows rendered = dpo::RenderRows(dpo::JobConfig::Load(config_path, overrides), render_options);
+      dpo::WriteLines(out, rendered.lines);
+      const nlohmann::ordered_json summary{{"rows", rendered.rows},
+                                           {"kept", rendered.kept},
+                                           {"dropped", rendered.dropped},
+                                           {"invalid", rendered.invalid}};
+      (dpo::IsStdoutPath(out) ? std::cerr : std::cout) << dpo::ToJsonLine(summary) << "\n";
+      return 0;
+    }
     if (tokenize->parsed()) {
       const auto tokenizer = dpo::LoadTokenizerArgument(tokenizer_spec);
       const std::string text = dpo::ReadFile(text_file);
