@@ -128,6 +128,29 @@ TEST(ZeroResumeTest, AKilledRankThenARerunReproducesTheUninterruptedRunBitForBit
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(b[i]["loss"], a[i]["loss"]) << "step " << i + 1;
 }
 
+// A reference that fails on one rank: every rank agrees on it, takes part in the checkpoint of
+// the last completed step (both optimizer shards) and only then does the job end, with code 3;
+// a rerun continues from that checkpoint to the uninterrupted run's weights.
+TEST(ZeroResumeTest, AReferenceFailureOnOneRankCheckpointsOnEveryRankThenExitsWithCode3) {
+  TrainJob straight(48, kTraining, kSaveEveryTwo);
+  ASSERT_EQ(Train(straight, 2, 2).exit_code, 0);
+
+  TrainJob job(48, kTraining, kSaveEveryTwo);
+  const ProcessResult failed = Train(job, 2, 2, "rank1.reference.unavailable:6");
+  EXPECT_EQ(failed.exit_code, 3) << failed.output;
+  EXPECT_NE(failed.output.find("injected fault at rank1.reference.unavailable:6"), std::string::npos) << failed.output;
+  for (const char* shard : {"optimizer-shard-00000-of-00002.pt", "optimizer-shard-00001-of-00002.pt"}) {
+    EXPECT_TRUE(std::filesystem::exists(job.output_dir() + "/step-5/" + shard)) << shard;
+  }
+  EXPECT_EQ(ReadFile(job.output_dir() + "/latest"), "step-5\n");
+  EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/final"));
+
+  const ProcessResult rerun = Train(job, 2, 2);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("resumed from " + job.output_dir() + "/step-5 at step 5"), std::string::npos) << rerun.output;
+  EXPECT_EQ(job.FinalWeights(), straight.FinalWeights());
+}
+
 TEST(ZeroResumeTest, AMissingShardFallsBackToThePreviousCheckpoint) {
   TrainJob straight(48, kTraining, kSaveEveryTwo);
   ASSERT_EQ(Train(straight, 2, 2).exit_code, 0);

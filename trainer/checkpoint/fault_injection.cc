@@ -24,6 +24,7 @@ void MaybeInjectFault(std::string_view point, int64_t step) {
   const std::string wanted = std::string(point) + ":" + std::to_string(step);
   if (wanted != request) return;
   if (EndsWith(point, ".throw")) throw Error(ErrorKind::kInternal, "injected fault at " + wanted);
+  if (EndsWith(point, ".unavailable")) throw Error(ErrorKind::kReferenceUnavailable, "injected fault at " + wanted);
   if (EndsWith(point, ".hang")) {
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
   }

@@ -13,6 +13,7 @@ inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
 
 // If DPO_FAULT_INJECT equals "<point>:<step>" (e.g. "checkpoint.before_rename:20"), acts by the
 // point's last component: "throw" throws Error(kInternal, "injected fault at <point>:<step>");
+// "unavailable" throws Error(kReferenceUnavailable, ...) (a reference that cannot be reached);
 // "hang" blocks the calling thread forever; anything else calls raise(SIGKILL): the process dies
 // at once, as on a power cut or an OOM kill, with no unwinding. Otherwise does nothing. Reads the environment on every call (calls are rare: a few per
 // checkpoint). Points used by CheckpointManager::Save:
@@ -23,6 +24,8 @@ inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
 //   checkpoint.rank<R>.throw
 // Points used by the training loop, before the gradient all-reduce of step <N> (1-based):
 //   rank<R>.throw, rank<R>.hang, rank<R>.kill   on rank R only
+// and in its first micro-batch, where reference log-probs are fetched:
+//   rank<R>.reference.unavailable               rank R's reference fails (exit 3 after a checkpoint)
 void MaybeInjectFault(std::string_view point, int64_t step);
 
 }  // namespace dpo

@@ -52,7 +52,7 @@ StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch
   // 1. Gradients of the loss over this rank's micro-batches, accumulated in .grad. The loss is
   //    normalised by the global batch, so the sum over ranks is the global batch's loss.
   const LossNormalizer normalizer = PreferenceStep::NormalizerFor(*parts_.pairs, global_batch);
-  std::optional<Error> failure = ComputeGradients(rank_shard, normalizer, result.totals);
+  std::optional<Error> failure = ComputeGradients(step + 1, rank_shard, normalizer, result.totals);
   InjectFaultsForTesting(parts_.communicator->rank(), step + 1);
 
   // 2. Synchronise: the gradient sums (also after a failure: every rank issues the same
@@ -79,7 +79,7 @@ StepResult TrainStep::Run(int64_t step, const std::vector<int64_t>& global_batch
   return result;
 }
 
-std::optional<Error> TrainStep::ComputeGradients(const std::vector<int64_t>& rank_shard,
+std::optional<Error> TrainStep::ComputeGradients(int64_t step_number, const std::vector<int64_t>& rank_shard,
                                                  const LossNormalizer& normalizer, StepTotals& totals) {
   std::optional<Error> failure;
   for (int64_t micro = 0; micro < parts_.accumulation_steps; ++micro) {
@@ -88,6 +88,9 @@ std::optional<Error> TrainStep::ComputeGradients(const std::vector<int64_t>& ran
     // the optimizer's per-micro-batch collectives (ZeRO-2), contributing zeros.
     if (!failure) {
       try {
+        if (micro == 0) {
+          MaybeInjectFault("rank" + std::to_string(parts_.communicator->rank()) + ".reference.unavailable", step_number);
+        }
         parts_.micro_batches->Run(*parts_.pairs, MicroBatch(rank_shard, micro), normalizer, /*backward=*/true, totals);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::kReferenceUnavailable) throw;

@@ -66,8 +66,9 @@ class TrainStep {
  private:
   // Step 1: accumulates the gradients of every micro-batch; after a reference failure the rest
   // do no work, and the failure is returned (the other errors propagate).
-  std::optional<Error> ComputeGradients(const std::vector<int64_t>& rank_shard, const LossNormalizer& normalizer,
-                                        StepTotals& totals);
+  // `step_number` is 1-based.
+  std::optional<Error> ComputeGradients(int64_t step_number, const std::vector<int64_t>& rank_shard,
+                                        const LossNormalizer& normalizer, StepTotals& totals);
   // Step 2: whether any rank failed (collective); this rank's own failure, or one naming another
   // rank's.
   std::optional<Error> AgreeOnReferenceFailure(std::optional<Error> failure, int64_t step_number);
