@@ -299,6 +299,9 @@ std::vector<std::string> JobConfig::Validate() const {
   if (output.save_steps < 0) problems.push_back("output.save_steps=" + std::to_string(output.save_steps) + " must be >= 0");
   if (output.save_total_limit < 0) {
     problems.push_back("output.save_total_limit=" + std::to_string(output.save_total_limit) + " must be >= 0");
+  } else if (output.save_total_limit == 1) {
+    problems.push_back("output.save_total_limit=1 keeps no checkpoint to fall back to when the newest is damaged: use 0 "
+                       "(keep all) or >= 2");
   }
   {
     const auto colon = metrics.prometheus_listen.rfind(':');

@@ -84,6 +84,10 @@ struct OutputSection {
   int64_t save_steps = 0;  // 0: only at the end
   int64_t save_total_limit = 0;  // 0: keep every checkpoint
   std::string resume = "auto";   // auto, never, or a checkpoint directory
+  // With resume=never, delete a run already in `dir` instead of refusing to start.
+  bool overwrite = false;
+  // Resume even when the training data's SHA-256 differs from the one the checkpoint recorded.
+  bool resume_with_changed_data = false;
   // dtype of the final model's weights: auto (the torch_dtype of model.init's config.json;
   // float32 for a random model), float32, bfloat16 or float16. Checkpoints stay float32 so that
   // resuming is exact.

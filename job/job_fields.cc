@@ -136,6 +136,8 @@ const std::vector<JobField> kFields = {
   {"output", "save_steps", false, Hash::kDefault, "steps between checkpoints; 0: at the end only", [](JobConfig& c) -> FieldRef { return &c.output.save_steps; }},
   {"output", "save_total_limit", false, Hash::kDefault, "checkpoints kept; 0: all", [](JobConfig& c) -> FieldRef { return &c.output.save_total_limit; }},
   {"output", "resume", true, Hash::kDefault, "auto (newest valid checkpoint), never, or a checkpoint directory", [](JobConfig& c) -> FieldRef { return &c.output.resume; }},
+  {"output", "overwrite", false, Hash::kLeftOut, "with resume: never, delete a run already in dir instead of refusing to start", [](JobConfig& c) -> FieldRef { return &c.output.overwrite; }},
+  {"output", "resume_with_changed_data", false, Hash::kLeftOut, "resume although data.train changed since the checkpoint (its SHA-256 differs)", [](JobConfig& c) -> FieldRef { return &c.output.resume_with_changed_data; }},
   {"output", "save_dtype", false, Hash::kDefault, "final weights: auto (that of model.init), float32, bfloat16, float16", [](JobConfig& c) -> FieldRef { return Choice(&c.output.save_dtype, kSaveDtypes, "output.save_dtype"); }},
   {"output", "max_shard_size_mb", false, Hash::kDefault, "larger weights are written as shards", [](JobConfig& c) -> FieldRef { return &c.output.max_shard_size_mb; }},
   {"metrics", "progress", false, Hash::kDefault, "auto (when stderr is a terminal), always or never", [](JobConfig& c) -> FieldRef { return Choice(&c.metrics.progress, kProgressModes, "metrics.progress"); }},

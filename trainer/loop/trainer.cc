@@ -19,6 +19,7 @@
 #include "core/tokenizer/tokenizer_files.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/checkpoint/collective_save.h"
+#include "trainer/checkpoint/output_directory.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/watchdog.h"
 #include "trainer/loop/drift_monitor.h"
@@ -42,8 +43,8 @@ namespace {
 PreferenceDataset LoadData(const std::string& path, const Tokenizer& tokenizer, const DataOptions& options,
                            const std::string& rejects_path, bool report) {
   PreferenceDataset dataset = LoadPreferenceData(path, tokenizer, options);
+  if (report) WriteRejects(rejects_path, dataset);  // also when empty: no earlier run's list stays
   if (!dataset.rejected.empty() && report) {
-    WriteRejects(rejects_path, dataset);
     std::cerr << path << ": " << dataset.rejected.size() << " of " << dataset.rows_read
               << " rows skipped or dropped (";
     bool first = true;
@@ -92,6 +93,8 @@ struct Trainer::State {
   std::vector<TrainingObserver*> observers;
   std::string reference_fingerprint;
   int64_t total_steps = 0;
+  // SHA-256 of the data files, recorded in checkpoints: {"train": hex[, "eval": hex]}.
+  nlohmann::json data_sha256;
   TrainerState trainer_state;
   int64_t last_saved_step = -1;
   c10::Device device = c10::Device(c10::kCPU);
@@ -109,7 +112,7 @@ void Trainer::Setup(bool for_training) {
   State& s = *state_;
   const bool writer = communicator_.rank() == 0;
   if (config_.training.threads > 0) torch::set_num_threads(static_cast<int>(config_.training.threads));
-  if (writer && for_training) std::filesystem::create_directories(config_.output.dir);
+  if (writer && for_training) PrepareOutputDirectory(config_.output);
 
   s.loss = std::make_unique<DpoLoss>(config_.training.loss);
   const bool remote = config_.reference.mode == ReferenceMode::kServer;
@@ -145,6 +148,7 @@ void Trainer::Setup(bool for_training) {
   s.trainer_state.reference_fingerprint = s.reference_fingerprint;
   s.trainer_state.world_size = communicator_.world_size();
   s.trainer_state.extra["global_batch_size"] = global_batch;
+  s.trainer_state.extra["data_sha256"] = s.data_sha256;
   ResumeIfPossible();
   if (communicator_.world_size() > 1) {
     CheckRanksAgree(communicator_,
@@ -247,9 +251,12 @@ void Trainer::SetUpReporting() {
 }
 
 void Trainer::AgreeOnStart() {
+  State& s = *state_;
+  s.data_sha256 = {{"train", Sha256FileHex(config_.data_train)}};
+  if (!config_.data_eval.empty()) s.data_sha256["eval"] = Sha256FileHex(config_.data_eval);
   if (communicator_.world_size() == 1) return;
-  std::string description = config_.ToYaml() + "data_files:\n  train: " + Sha256FileHex(config_.data_train) + "\n";
-  if (!config_.data_eval.empty()) description += "  eval: " + Sha256FileHex(config_.data_eval) + "\n";
+  std::string description = config_.ToYaml() + "data_files:\n  train: " + s.data_sha256["train"].get<std::string>() + "\n";
+  if (!config_.data_eval.empty()) description += "  eval: " + s.data_sha256["eval"].get<std::string>() + "\n";
   CheckRanksAgree(communicator_, description, "the job");
   // Every rank starts from rank 0's initial weights (checked again after a resume).
   std::vector<at::Tensor> tensors = StateTensors(state_->models.policy->module());
@@ -271,12 +278,21 @@ void Trainer::ResumeIfPossible() {
   if (restored.config_hash != s.trainer_state.config_hash) {
     throw InvalidInput(checkpoint + " was written by a job with other training settings (config hash " +
                        restored.config_hash + ", this job " + s.trainer_state.config_hash +
-                       "); restore the job file or set output.resume=never");
+                       "); restore the job file, or set output.resume=never and output.overwrite=true to start over");
   }
   if (restored.reference_fingerprint != s.reference_fingerprint) {
-    throw Error(ErrorKind::kReferenceUnavailable,
-                checkpoint + " was trained against the reference model with fingerprint " +
-                    restored.reference_fingerprint + ", but the reference now has fingerprint " + s.reference_fingerprint);
+    // A setting to correct, not an outage to retry: exit 2.
+    throw InvalidInput(checkpoint + " was trained against the reference model with fingerprint " +
+                       restored.reference_fingerprint + ", but the reference now has fingerprint " +
+                       s.reference_fingerprint + "; point reference.model or reference.address at the original");
+  }
+  // Checkpoints from before data digests were recorded carry none: nothing to compare.
+  const nlohmann::json recorded = restored.extra.value("data_sha256", nlohmann::json::object());
+  if (recorded.contains("train") && recorded["train"] != s.data_sha256["train"] && !config_.output.resume_with_changed_data) {
+    throw InvalidInput("data.train=" + config_.data_train + " changed since " + checkpoint + " was written (SHA-256 " +
+                       recorded["train"].get<std::string>() + ", now " + s.data_sha256["train"].get<std::string>() +
+                       "): the resumed run would see other pairs at the same steps; restore the file, or set "
+                       "output.resume_with_changed_data=true to continue anyway");
   }
   // The sampler's order depends on the global batch only; ranks take slices of it. So another
   // world size re-shards exactly when the global batch is unchanged.

@@ -104,7 +104,7 @@ def run_dpo_train(dpo_train, model_dir, data, out, training):
         f"  warmup_steps: {h['warmup_steps']}\n  lr_scheduler: linear\n  adam_beta1: {h['adam_beta1']}\n"
         f"  adam_beta2: {h['adam_beta2']}\n  adam_epsilon: {h['adam_epsilon']}\n  weight_decay: {h['weight_decay']}\n"
         f"  threads: 1\n  logging_steps: 1\n"
-        f"output:\n  dir: {out}\n  save_dtype: float32\n  resume: never\nmetrics:\n  progress: never\n")
+        f"output:\n  dir: {out}\n  save_dtype: float32\n  resume: never\n  overwrite: true\nmetrics:\n  progress: never\n")
     command = [dpo_train, "--config", str(job)]
     for key, value in training.items():
         command += ["--set", (key if "." in key else "training." + key) + "=" + value]

@@ -100,6 +100,11 @@ TEST(JobConfigTest, MetricsEndpointAndDriftWarningAreValidated) {
         << bad;
   }
   EXPECT_NE(ErrorOf({"metrics.drift_warning_nats=-1"}).find("metrics.drift_warning_nats=-1 must be >= 0"), std::string::npos);
+  // One kept checkpoint leaves nothing to fall back to when it is damaged.
+  EXPECT_NE(ErrorOf({"output.save_total_limit=1"}).find("output.save_total_limit=1 keeps no checkpoint to fall back to"),
+            std::string::npos);
+  EXPECT_EQ(Parse({"output.save_total_limit=2"}).output.save_total_limit, 2);
+  EXPECT_EQ(Parse({"output.save_total_limit=0"}).output.save_total_limit, 0);
 }
 
 TEST(JobConfigTest, ChatTemplateIsReadAndValidated) {
