@@ -69,7 +69,7 @@ TensorMemory MeasureTensorMemory(c10::Device device) {
 #ifdef DPO_WITH_CUDA
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    const auto& allocated = stats.allocated_bytes[static_cast<size_t>(c10::StatType::AGGREGATE)];
+    const auto& allocated = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)];
     return {true, allocated.current, allocated.peak};
   }
 #endif

@@ -63,6 +63,12 @@ std::vector<std::string> ServerOptions::Validate() const {
   }
   at_least("drain_timeout_ms", drain_timeout_ms, 0);
   at_least("debug_load_delay_ms", debug_load_delay_ms, 0);
+#ifndef DPO_TEST_HOOKS
+  for (const auto& [key, value] : {std::pair{"debug_load_delay_ms", debug_load_delay_ms},
+                                   {"debug_forward_delay_ms", batcher.debug_forward_delay_ms}}) {
+    if (value != 0) problems.push_back(std::string(key) + ": this build has no test hooks (DPO_WITH_TEST_HOOKS=OFF)");
+  }
+#endif
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     problems.push_back("tls_cert and tls_key: give both or neither (tls_cert=\"" + tls.cert_file +
                        "\", tls_key=\"" + tls.key_file + "\")");

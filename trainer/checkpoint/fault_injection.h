@@ -26,6 +26,7 @@ inline constexpr const char* kFaultInjectEnv = "DPO_FAULT_INJECT";
 //   rank<R>.throw, rank<R>.hang, rank<R>.kill   on rank R only
 // and in its first micro-batch, where reference log-probs are fetched:
 //   rank<R>.reference.unavailable               rank R's reference fails (exit 3 after a checkpoint)
+// A build without DPO_WITH_TEST_HOOKS (the images) never reads the variable.
 void MaybeInjectFault(std::string_view point, int64_t step);
 
 }  // namespace dpo
