@@ -3,8 +3,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 
 #include "core/common/error.h"
@@ -28,14 +31,43 @@ MetricsLog::MetricsLog(const std::string& path, int64_t resumed_step) : path_(pa
     }
   }
   WriteFileAtomically(path, kept);
-  out_.open(path, std::ios::app);
-  if (!out_) throw Error(ErrorKind::kInternal, "cannot open " + path + " for appending");
+  good_bytes_ = kept.size();
 }
 
 void MetricsLog::Write(const nlohmann::json& record) {
-  out_ << record.dump() << "\n";
-  out_.flush();
-  if (!out_) throw Error(ErrorKind::kInternal, "cannot write to " + path_);
+  held_.push_back(record.dump());
+  if (held_.size() > kMaxHeldRecords) {
+    held_.erase(held_.begin());
+    ++dropped_records_;
+  }
+  Flush();
+}
+
+bool MetricsLog::Flush() {
+  if (held_.empty()) return true;
+  std::error_code error;
+  // A write that failed part-way may have left a cut line: back to the last complete record.
+  if (std::filesystem::is_regular_file(path_, error) && std::filesystem::file_size(path_, error) > good_bytes_) {
+    std::filesystem::resize_file(path_, good_bytes_, error);
+  }
+  std::string text;
+  for (const std::string& line : held_) text += line + "\n";
+  errno = 0;
+  {
+    std::ofstream out(path_, std::ios::app);
+    if (out && (out << text) && out.flush()) {
+      out.close();
+      if (out) {
+        good_bytes_ += text.size();
+        held_.clear();
+        return true;
+      }
+    }
+  }
+  ++failed_writes_;
+  std::cerr << "warning: cannot write " << path_ << " (" << (errno != 0 ? std::strerror(errno) : "write failed")
+            << "): " << held_.size() << " record(s) held, retried at the next logged step; training goes on\n";
+  return false;
 }
 
 ProgressLine::ProgressLine(ProgressMode mode) : terminal_(::isatty(STDERR_FILENO) != 0) {

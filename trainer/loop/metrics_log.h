@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,12 +18,25 @@ class MetricsLog {
   // resumed_step (a resumed run rewrites what the interrupted run logged after its checkpoint,
   // so the file reads as one uninterrupted run); -1 starts a new file.
   MetricsLog(const std::string& path, int64_t resumed_step);
-  // Appends one record and flushes it to the OS.
+  // Appends one record (opening the file, writing, flushing, closing). A failed write (disk full,
+  // the file gone) never stops training: the record is held and written, in order, with the next
+  // one; a cut line is first cut off the file; each failure is counted and reported on stderr.
+  // At most kMaxHeldRecords are held, the oldest then dropped (counted).
   void Write(const nlohmann::json& record);
+  // Writes the held records, if any; true when none is left.
+  bool Flush();
+
+  static constexpr size_t kMaxHeldRecords = 10000;
+  int64_t failed_writes() const { return failed_writes_; }
+  int64_t held_records() const { return static_cast<int64_t>(held_.size()); }
+  int64_t dropped_records() const { return dropped_records_; }
 
  private:
   std::string path_;
-  std::ofstream out_;
+  uintmax_t good_bytes_ = 0;        // the file's size after the last complete write
+  std::vector<std::string> held_;   // records not yet written, oldest first
+  int64_t failed_writes_ = 0;
+  int64_t dropped_records_ = 0;
 };
 
 // Prints a one-line progress report with an ETA to stderr, overwriting itself on a terminal.

@@ -378,6 +378,7 @@ int Trainer::Run() {
   }
   s.progress->Finish();
   ReportStepMemory();
+  ReportMetricsLog();
   if (s.eval && (config_.training.eval_steps == 0 || s.total_steps % config_.training.eval_steps != 0)) Evaluate();
   if (s.last_saved_step != s.trainer_state.step) SaveCheckpoint();
   WriteFinalModel();
@@ -443,6 +444,15 @@ void Trainer::RecordStep(const StepResult& result, double step_seconds) {
   report.tokens_seen = state.tokens_seen;
   report.skipped_steps = state.skipped_steps;
   for (TrainingObserver* observer : s.observers) observer->OnStep(report);
+}
+
+void Trainer::ReportMetricsLog() {
+  MetricsLog* log = state_->metrics_log.get();
+  if (log == nullptr || log->failed_writes() == 0) return;
+  log->Flush();
+  std::cerr << config_.output.dir << "/metrics.jsonl: " << log->failed_writes() << " write(s) failed during the run; "
+            << log->held_records() << " record(s) still unwritten, " << log->dropped_records()
+            << " dropped (more than " << MetricsLog::kMaxHeldRecords << " held)\n";
 }
 
 void Trainer::ReportStepMemory() {

@@ -71,6 +71,8 @@ class Trainer {
   void PrefetchReference(const std::vector<int64_t>& shard);
   // Rank 0: the highest tensor-memory peak of the steps, beside the memory model's total.
   void ReportStepMemory();
+  // Rank 0: whether writing metrics.jsonl failed during the run, and what is still unwritten.
+  void ReportMetricsLog();
   void Evaluate();
   void SaveCheckpoint();
   void WriteFinalModel();
