@@ -134,9 +134,10 @@ TEST(MpiTrainingTest, ResumesOnOneRankFromTwoWhenTheGlobalBatchIsKept) {
   const auto a = reference.Metrics();
   const auto b = job.Metrics();
   ASSERT_EQ(a.size(), 6u);
-  ASSERT_GE(b.size(), 6u);
-  // metrics.jsonl holds each step once: the lines after the checkpoint were rolled back.
+  // metrics.jsonl holds each step once, in order: the lines after the checkpoint were rolled back.
+  ASSERT_EQ(b.size(), 6u);
   for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i]["step"].get<int64_t>(), static_cast<int64_t>(i + 1));
     EXPECT_NEAR(b[i]["loss"].get<double>(), a[i]["loss"].get<double>(), 1e-6) << "step " << i + 1;
   }
   EXPECT_LT(MaxRelativeDifference(reference.output_dir() + "/final", job.output_dir() + "/final"), 1e-5);
