@@ -276,6 +276,11 @@ std::vector<std::string> JobConfig::Validate() const {
   const RemoteReferenceOptions& server = reference.server;
   if (reference.mode == ReferenceMode::kServer) {
     if (server.address.empty()) problems.push_back("reference.address: required with reference.mode=server");
+    if (server.expected_fingerprint.empty() && !server.accept_any_model) {
+      problems.push_back("reference.fingerprint: required with reference.mode=server (the fingerprint "
+                         "dpo-reference-server prints for its model), so that the run cannot train against another "
+                         "model; or set reference.accept_any_model=true");
+    }
     if (!reference.model.empty()) {
       problems.push_back("reference.model: only with reference.mode=local (the server decides the model)");
     }

@@ -18,8 +18,14 @@ struct RemoteReferenceOptions {
   std::string tls_key_file;
   // A file holding the bearer token sent on every call (never logged). Default: none.
   std::string auth_token_file;
-  // The model fingerprint the server must serve. Default: empty (accept the server's, then pin it).
+  // The model fingerprint the server must serve (dpo-reference-server prints it). Required unless
+  // accept_any_model: without it a run could train against whatever model a server holds.
   std::string expected_fingerprint;
+  // Accept the fingerprint the server reports (then pinned by checkpoints). Default: false.
+  bool accept_any_model = false;
+  // The longest sequence this job sends (data.max_length): a server that accepts less is refused
+  // at connect. Set by the trainer, not a job key. Default: 0 (not checked).
+  int64_t required_sequence_tokens = 0;
   // Deadline of one call. Default: 30 s.
   double call_timeout_seconds = 30;
   // Retrying one batch (UNAVAILABLE, DEADLINE_EXCEEDED) gives up after this long (exit 3).

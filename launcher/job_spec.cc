@@ -36,8 +36,8 @@ std::string WrittenReferenceMode(const std::string& path, const std::vector<std:
   return mode;
 }
 
-std::vector<std::string> With(std::vector<std::string> overrides, std::initializer_list<std::string> more) {
-  overrides.insert(overrides.end(), more);
+std::vector<std::string> With(std::vector<std::string> overrides, const std::vector<std::string>& more) {
+  overrides.insert(overrides.end(), more.begin(), more.end());
   return overrides;
 }
 
@@ -53,14 +53,17 @@ JobSpec LoadJobSpec(const std::string& config_path, const std::vector<std::strin
   spec.reference_mode = WrittenReferenceMode(spec.config_path, overrides);
   spec.reference_address = local.reference.server.address;
   spec.reference_model = local.reference.model;
+  spec.reference_fingerprint = local.reference.server.expected_fingerprint;
   spec.model_init = local.model.init;
   spec.output_dir = local.output.dir;
   const RemoteReferenceOptions& r = local.reference.server;
   spec.reference_client_security =
       !r.tls_ca_file.empty() || !r.tls_cert_file.empty() || !r.tls_key_file.empty() || !r.auth_token_file.empty();
   if (spec.reference_mode == "server" && spec.reference_address.empty()) {
-    // As the ranks will run it: any address will do for validation.
-    JobConfig::Load(spec.config_path, With(overrides, {"reference.address=127.0.0.1:1", "reference.model="}));
+    // As the ranks will run it: any address and fingerprint will do for validation.
+    std::vector<std::string> completed = {"reference.address=127.0.0.1:1", "reference.model="};
+    if (spec.reference_fingerprint.empty()) completed.push_back("reference.fingerprint=of-the-started-server");
+    JobConfig::Load(spec.config_path, With(overrides, completed));
   } else {
     JobConfig::Load(spec.config_path, overrides);
   }

@@ -82,7 +82,8 @@ int RunLaunch(const LaunchOptions& options, std::ostream& out, std::ostream& log
     log << Summary(code, LastStopSignal(), plan, elapsed()) << std::endl;
     return code;
   }
-  const std::vector<std::string> mpirun_argv = ResolveMpirunArgv(plan, reference_address);
+  const std::vector<std::string> mpirun_argv =
+      ResolveMpirunArgv(plan, reference_address, server ? server->fingerprint() : std::string());
   log << "dpo-launch: " << ShellJoin(mpirun_argv) << std::endl;
   SupervisionOptions supervision;
   supervision.grace_seconds = options.grace_seconds;

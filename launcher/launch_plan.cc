@@ -120,17 +120,23 @@ LaunchPlan MakeLaunchPlan(const LaunchRequest& request, const LaunchEnvironment&
   for (const std::string& assignment : request.job.overrides) argv.insert(argv.end(), {"--set", assignment});
   if (plan.reference_server) {
     argv.insert(argv.end(), {"--set", std::string("reference.address=") + kStartedServerAddress});
+    if (request.job.reference_fingerprint.empty()) {
+      argv.insert(argv.end(), {"--set", std::string("reference.fingerprint=") + kStartedServerFingerprint});
+    }
     // The trainer refuses reference.model in server mode: here it named the server's model.
     if (!request.job.reference_model.empty()) argv.insert(argv.end(), {"--set", "reference.model="});
   }
   return plan;
 }
 
-std::vector<std::string> ResolveMpirunArgv(const LaunchPlan& plan, const std::string& reference_address) {
+std::vector<std::string> ResolveMpirunArgv(const LaunchPlan& plan, const std::string& reference_address,
+                                           const std::string& reference_fingerprint) {
   std::vector<std::string> argv = plan.mpirun_argv;
-  const std::string placeholder = std::string("reference.address=") + kStartedServerAddress;
+  const std::string address = std::string("reference.address=") + kStartedServerAddress;
+  const std::string fingerprint = std::string("reference.fingerprint=") + kStartedServerFingerprint;
   for (std::string& arg : argv) {
-    if (arg == placeholder) arg = "reference.address=" + reference_address;
+    if (arg == address) arg = "reference.address=" + reference_address;
+    if (arg == fingerprint) arg = "reference.fingerprint=" + reference_fingerprint;
   }
   return argv;
 }

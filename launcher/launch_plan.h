@@ -42,8 +42,10 @@ struct ReferenceServerLaunch {
   std::string cache_dir;
 };
 
-// Stands for the started server's address in mpirun_argv until it is known.
+// Stand for the started server's address and model fingerprint in mpirun_argv until they are
+// known (the fingerprint only when the job names none).
 inline constexpr const char* kStartedServerAddress = "<reference-server-address>";
+inline constexpr const char* kStartedServerFingerprint = "<reference-server-fingerprint>";
 
 struct LaunchPlan {
   std::string config_path;
@@ -62,8 +64,9 @@ struct LaunchPlan {
 // hostfile's max_slots allow, or a server to start for a random model or with TLS/token settings.
 LaunchPlan MakeLaunchPlan(const LaunchRequest& request, const LaunchEnvironment& environment);
 
-// mpirun_argv with kStartedServerAddress replaced by `reference_address`.
-std::vector<std::string> ResolveMpirunArgv(const LaunchPlan& plan, const std::string& reference_address);
+// mpirun_argv with kStartedServerAddress and kStartedServerFingerprint replaced.
+std::vector<std::string> ResolveMpirunArgv(const LaunchPlan& plan, const std::string& reference_address,
+                                           const std::string& reference_fingerprint);
 
 // The --dry-run text: ranks, hosts, threads, reference, the exact commands.
 std::string DescribePlan(const LaunchPlan& plan);

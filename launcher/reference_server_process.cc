@@ -10,6 +10,7 @@
 
 #include "core/common/clock.h"
 #include "core/common/error.h"
+#include "dpo/v1/reference_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dpo {
@@ -98,6 +99,17 @@ void ReferenceServerProcess::WaitUntilServing(const ReferenceServerLaunch& launc
     if (SecondsLeft(deadline) <= 0) throw Unavailable(too_slow);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // The ranks are told to expect exactly this model.
+  const auto model = v1::ReferenceModel::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ModelInfo info;
+  const grpc::Status status = model->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  if (!status.ok()) {
+    throw Unavailable("dpo-reference-server (model " + launch.model + ") serves but GetModelInfo failed: " +
+                      status.error_message());
+  }
+  fingerprint_ = info.fingerprint();
 }
 
 ReferenceServerProcess::~ReferenceServerProcess() { Stop(); }

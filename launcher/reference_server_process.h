@@ -24,6 +24,7 @@ class ReferenceServerProcess {
   ~ReferenceServerProcess();  // Stop() unless already stopped
 
   const std::string& address() const { return address_; }
+  const std::string& fingerprint() const { return fingerprint_; }  // of the model it serves
   pid_t pid() const { return process_->pid(); }
   bool interrupted() const { return interrupted_; }  // the wait ended early: address() is ""
   // SIGTERM, up to `grace_seconds` for a drained exit, then SIGKILL; returns its exit code.
@@ -35,6 +36,7 @@ class ReferenceServerProcess {
 
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
+  std::string fingerprint_;
   bool interrupted_ = false;
 };
 

@@ -25,7 +25,8 @@ TEST(LaunchCommandLine, DryRunPrintsThePlanAndStartsNothing) {
   EXPECT_NE(out.find(" --listen 127.0.0.1:0 --cache-dir " + job.output_dir() + "/reference-cache\n"),
             std::string::npos) << out;
   EXPECT_NE(out.find("-np 2 --tag-output " + BinaryPath("dpo-train") + " --config " + job.config_path() +
-                     " --set reference.mode=server --set 'reference.address=<reference-server-address>'\n"),
+                     " --set reference.mode=server --set 'reference.address=<reference-server-address>'"
+                     " --set 'reference.fingerprint=<reference-server-fingerprint>'\n"),
             std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(job.output_dir())) << "a dry run writes nothing";
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/file_io.h"
+#include "core/model/fingerprint.h"
 #include "tests/integration/launch_fixture.h"
 #include "tests/integration/reference_server/server_fixture.h"
 #include "tests/support/http_get.h"
@@ -81,7 +82,7 @@ TEST(PrometheusTest, ScrapesTwoRanksAndTheReferenceServer) {
   LaunchJob launch(48, "  max_steps: 6\n");
   const TrainJob& job = launch.job();
   const std::string model_dir = work.File("model");
-  WriteTinyModel(model_dir, 5);
+  const std::string fingerprint = ModelFingerprint(*WriteTinyModel(model_dir, 5), "byte");
   ServerProcess server(ServeArgs(model_dir, work.File("cache"), {"--metrics-listen", "127.0.0.1:0"}), work.File("server.log"));
   ASSERT_FALSE(server.address().empty()) << server.Log();
   std::smatch match;
@@ -105,7 +106,7 @@ TEST(PrometheusTest, ScrapesTwoRanksAndTheReferenceServer) {
   command.insert(command.end(), {"-np", "2"});
   const auto train = job.Command({"--set", "training.gradient_accumulation_steps=1",  // 2 ranks x 4 pairs
                                   "--set", "model.init=" + model_dir, "--set", "reference.mode=server", "--set",
-                                  "reference.address=" + server.address(), "--set",
+                                  "reference.address=" + server.address(), "--set", "reference.fingerprint=" + fingerprint, "--set",
                                   "metrics.prometheus_listen=127.0.0.1:" + std::to_string(rank_base), "--set",
                                   "metrics.prometheus_linger_seconds=6"});
   command.insert(command.end(), train.begin(), train.end());

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/common/file_io.h"
+#include "core/model/fingerprint.h"
 #include "tests/integration/reference_server/server_fixture.h"
 #include "tests/integration/train_job.h"
 
@@ -44,7 +45,7 @@ void ExpectSameLosses(const std::vector<double>& remote, const std::vector<doubl
 
 class RemoteReferenceTraining : public ::testing::Test {
  protected:
-  void SetUp() override { WriteTinyModel(model_dir_.path(), 17); }
+  void SetUp() override { fingerprint_ = ModelFingerprint(*WriteTinyModel(model_dir_.path(), 17), "byte"); }
 
   std::vector<double> LocalLosses(const std::string& training_extra) {
     TrainJob job(48, training_extra, "", model_dir_.path());
@@ -57,10 +58,12 @@ class RemoteReferenceTraining : public ::testing::Test {
     return {"--model", model_dir_.path(), "--cache-dir", cache_dir_.path(), "--listen", listen};
   }
 
-  static std::vector<std::string> RemoteArgs(const std::string& address) {
-    return {"--set", "reference.mode=server", "--set", "reference.address=" + address};
+  std::vector<std::string> RemoteArgs(const std::string& address) const {
+    return {"--set", "reference.mode=server", "--set", "reference.address=" + address, "--set",
+            "reference.fingerprint=" + fingerprint_};
   }
 
+  std::string fingerprint_;  // of the model in model_dir_
   TempDir model_dir_;
   TempDir cache_dir_;
   TempDir logs_;
@@ -117,16 +120,38 @@ TEST_F(RemoteReferenceTraining, PrecomputedCacheAnswersEveryRequest) {
   EXPECT_EQ(stats.cache().misses(), 0u) << "every reference log-prob should come from the precomputed cache";
 }
 
-TEST_F(RemoteReferenceTraining, FingerprintMismatchExitsWith3NamingBoth) {
+// Another model is a setting to correct, not an outage to wait out: exit 2 at connect.
+TEST_F(RemoteReferenceTraining, FingerprintMismatchExitsWith2NamingBoth) {
   ServerProcess server(ServeArgs(model_dir_.path(), cache_dir_.path()), logs_.File("server.log"));
   ASSERT_FALSE(server.address().empty()) << server.Log();
   TrainJob job(48, "  max_steps: 2\n", "", model_dir_.path());
   std::vector<std::string> args = RemoteArgs(server.address());
   args.insert(args.end(), {"--set", "reference.fingerprint=" + std::string(64, 'a')});
   const auto result = RunProcess(job.Command(args), SingleThreadEnv());
-  EXPECT_EQ(result.exit_code, 3) << result.output;
-  EXPECT_NE(result.output.find("this job expects " + std::string(64, 'a')), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("serves a model with fingerprint "), std::string::npos) << result.output;
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("serves a model with fingerprint " + fingerprint_ + ", but reference.fingerprint=" +
+                               std::string(64, 'a')),
+            std::string::npos)
+      << result.output;
+  EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/final"));
+}
+
+// Without a fingerprint a run could train against whatever a server holds: refused before any
+// connection, unless the job accepts any model.
+TEST_F(RemoteReferenceTraining, NoFingerprintIsRefusedUnlessTheJobAcceptsAnyModel) {
+  ServerProcess server(ServeArgs(model_dir_.path(), cache_dir_.path()), logs_.File("server.log"));
+  ASSERT_FALSE(server.address().empty()) << server.Log();
+  TrainJob job(48, "  max_steps: 2\n", "", model_dir_.path());
+  const std::vector<std::string> unpinned = {"--set", "reference.mode=server", "--set", "reference.address=" + server.address()};
+  const auto refused = RunProcess(job.Command(unpinned), SingleThreadEnv());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("reference.fingerprint: required with reference.mode=server"), std::string::npos)
+      << refused.output;
+
+  std::vector<std::string> accepting = unpinned;
+  accepting.insert(accepting.end(), {"--set", "reference.accept_any_model=true"});
+  const auto accepted = RunProcess(job.Command(accepting), SingleThreadEnv());
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.output;
 }
 
 TEST_F(RemoteReferenceTraining, UnreachableServerStopsWithExit3) {

@@ -173,7 +173,9 @@ void Trainer::SetUpReference() {
       if (!services_.remote_reference) {
         throw InvalidInput("reference.mode=server: this dpo-train was built without gRPC (DPO_WITH_GRPC=OFF)");
       }
-      scorer = services_.remote_reference(config_.reference.server);
+      RemoteReferenceOptions remote = config_.reference.server;
+      remote.required_sequence_tokens = config_.data.max_length;
+      scorer = services_.remote_reference(remote);
     } else {
       scorer = std::make_unique<LocalReferenceScorer>(
           s.models.reference, ModelFingerprint(*s.models.reference, tokenizer.Name()), log_prob_options);

@@ -168,7 +168,8 @@ TEST(JobConfigTest, EveryFieldOfTheTableIsReadWrittenAndReadBack) {
                                    "training.loss_type=[ipo, sft]", "training.loss_weights=[1, 0.5]",
                                    "training.lr_scheduler=cosine", "training.device=cuda",
                                    "training.mixed_precision=bf16", "reference.mode=server",
-                                   "reference.address=host:1", "reference.prefetch=9", "output.save_dtype=bfloat16",
+                                   "reference.address=host:1", "reference.fingerprint=abc", "reference.prefetch=9",
+                                   "output.save_dtype=bfloat16",
                                    "metrics.progress=never", "distributed.overlap=true"});
   const JobConfig again = JobConfig::Parse(changed.ToYaml(), "printed.yaml", "/elsewhere", {});
   EXPECT_EQ(again.ToYaml(), changed.ToYaml());

@@ -64,9 +64,15 @@ TEST_F(JobSpecTest, OverridesDecideTheModeAndAreKeptInOrder) {
 }
 
 TEST_F(JobSpecTest, ServerWithAddressIsTheTrainersJob) {
-  const JobSpec spec = LoadJobSpec(WriteJob("reference:\n  mode: server\n  address: 10.1.2.3:50051\n"), {});
+  const JobSpec spec =
+      LoadJobSpec(WriteJob("reference:\n  mode: server\n  address: 10.1.2.3:50051\n  fingerprint: abc\n"), {});
   EXPECT_EQ(spec.reference_mode, "server");
   EXPECT_EQ(spec.reference_address, "10.1.2.3:50051");
+  EXPECT_EQ(spec.reference_fingerprint, "abc");
+  // A running server's model must be named: the launcher cannot fill the fingerprint in.
+  EXPECT_NE(InvalidInputMessage(WriteJob("reference:\n  mode: server\n  address: h:1\n"), {})
+                .find("reference.fingerprint: required with reference.mode=server"),
+            std::string::npos);
   // With an address the trainer's rules apply unchanged: no reference.model in server mode.
   const std::string message =
       InvalidInputMessage(WriteJob("reference:\n  mode: server\n  address: h:1\n  model: m\n"), {});

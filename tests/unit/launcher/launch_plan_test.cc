@@ -193,12 +193,22 @@ TEST(LaunchPlan, StartedServerServesTheInitialModelOnLoopbackWithTheJobsCache) {
             (Argv{"/opt/dpo/bin/dpo-reference-server", "--model", "/models/init", "--listen", "127.0.0.1:0",
                   "--cache-dir", "/jobs/out/reference-cache"}));
   EXPECT_EQ(plan.reference_server->env, (Argv{"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"}));
-  const Argv tail(plan.mpirun_argv.end() - 5, plan.mpirun_argv.end());
+  const Argv tail(plan.mpirun_argv.end() - 7, plan.mpirun_argv.end());
   EXPECT_EQ(tail, (Argv{"/opt/dpo/bin/dpo-train", "--config", "/jobs/job.yaml", "--set",
-                        std::string("reference.address=") + kStartedServerAddress}));
-  const Argv resolved = ResolveMpirunArgv(plan, "127.0.0.1:41234");
-  EXPECT_EQ(resolved.back(), "reference.address=127.0.0.1:41234");
-  EXPECT_EQ(Argv(resolved.begin(), resolved.end() - 1), Argv(plan.mpirun_argv.begin(), plan.mpirun_argv.end() - 1));
+                        std::string("reference.address=") + kStartedServerAddress, "--set",
+                        std::string("reference.fingerprint=") + kStartedServerFingerprint}));
+  const Argv resolved = ResolveMpirunArgv(plan, "127.0.0.1:41234", std::string(64, 'a'));
+  EXPECT_EQ(resolved.end()[-3], "reference.address=127.0.0.1:41234");
+  EXPECT_EQ(resolved.back(), "reference.fingerprint=" + std::string(64, 'a'));
+  EXPECT_EQ(Argv(resolved.begin(), resolved.end() - 3), Argv(plan.mpirun_argv.begin(), plan.mpirun_argv.end() - 3));
+}
+
+TEST(LaunchPlan, AFingerprintTheJobNamesIsKeptForTheStartedServer) {
+  JobSpec job = Job("server");
+  job.reference_fingerprint = std::string(64, 'b');
+  const LaunchPlan plan = MakeLaunchPlan(Request(1, job), Host(2));
+  ASSERT_TRUE(plan.reference_server.has_value());
+  for (const std::string& arg : plan.mpirun_argv) EXPECT_EQ(arg.find("reference.fingerprint="), std::string::npos) << arg;
 }
 
 TEST(LaunchPlan, ReferenceModelNamesTheServersModelAndIsClearedForTheRanks) {
@@ -208,9 +218,10 @@ TEST(LaunchPlan, ReferenceModelNamesTheServersModelAndIsClearedForTheRanks) {
   ASSERT_TRUE(plan.reference_server.has_value());
   EXPECT_EQ(plan.reference_server->model, "/models/sft");
   EXPECT_EQ(plan.reference_server->argv.at(2), "/models/sft");
-  const Argv tail(plan.mpirun_argv.end() - 6, plan.mpirun_argv.end());
+  const Argv tail(plan.mpirun_argv.end() - 8, plan.mpirun_argv.end());
   EXPECT_EQ(tail, (Argv{"--set", "reference.mode=server", "--set",
-                        std::string("reference.address=") + kStartedServerAddress, "--set", "reference.model="}));
+                        std::string("reference.address=") + kStartedServerAddress, "--set",
+                        std::string("reference.fingerprint=") + kStartedServerFingerprint, "--set", "reference.model="}));
 }
 
 TEST(LaunchPlan, ServerForARandomModelIsRefusedNamingTheKeysToSet) {

@@ -129,10 +129,15 @@ RemoteReferenceScorer::RemoteReferenceScorer(const RemoteReferenceOptions& optio
                                                       std::to_string(status.error_code()) + "): " +
                                                       status.error_message());
   }
+  // Another model or too short a window is a setting to correct, not an outage to wait out: exit 2.
   if (!options.expected_fingerprint.empty() && info.fingerprint() != options.expected_fingerprint) {
-    throw Error(ErrorKind::kReferenceUnavailable,
-                "reference server " + options.address + " serves a model with fingerprint " + info.fingerprint() +
-                    ", but this job expects " + options.expected_fingerprint);
+    throw InvalidInput("reference server " + options.address + " serves a model with fingerprint " + info.fingerprint() +
+                       ", but reference.fingerprint=" + options.expected_fingerprint);
+  }
+  if (options.required_sequence_tokens > info.max_sequence_length()) {
+    throw InvalidInput("reference server " + options.address + " accepts sequences of at most " +
+                       std::to_string(info.max_sequence_length()) + " tokens, but data.max_length=" +
+                       std::to_string(options.required_sequence_tokens));
   }
   impl.fingerprint = info.fingerprint();
 }
