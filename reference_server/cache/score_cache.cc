@@ -64,6 +64,9 @@ ScoreCache::ScoreCache(const ScoreCacheOptions& options) : options_(options), lr
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) throw InvalidInput(dir + ": cannot create the cache directory: " + error.message());
+  // Scores reveal what was trained on: the owner's alone (directory 0700, files 0600).
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, error);
+  if (error) throw InvalidInput(dir + ": cannot make the cache directory private (mode 0700): " + error.message());
 
   auto fail = [&](const std::string& what, int code) {
     if (env_ != nullptr) mdb_env_close(env_);
@@ -77,7 +80,7 @@ ScoreCache::ScoreCache(const ScoreCacheOptions& options) : options_(options), lr
   rc = mdb_env_set_maxreaders(env_, options_.max_readers);
   if (rc != 0) fail("max readers " + std::to_string(options_.max_readers), rc);
   // MDB_NOTLS: read transactions are not tied to threads (gRPC handlers hop between them).
-  rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS | SyncFlags(options_.sync_mode), 0644);
+  rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS | SyncFlags(options_.sync_mode), 0600);
   if (rc != 0) fail("mdb_env_open", rc);
   // Reader slots of processes that were killed (SIGKILL) would otherwise stay taken.
   int stale_readers = 0;

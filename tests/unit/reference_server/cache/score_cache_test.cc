@@ -3,6 +3,8 @@
 #include "reference_server/cache/score_cache.h"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <lmdb.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -88,6 +90,22 @@ TEST(ScoreCacheTest, InsertThenLookupRoundTripsAndMissesStayMisses) {
   EXPECT_EQ(stats.corrupt, 0U);
   EXPECT_GT(stats.used_bytes, 0U);
   EXPECT_EQ(stats.map_size_bytes, 64ULL << 20);
+}
+
+TEST(ScoreCacheTest, TheCacheIsTheOwnersAlone) {
+  TempDir dir;
+  const std::string cache_dir = dir.File("cache");
+  ScoreCache cache(Options(cache_dir));
+  cache.Insert(IndexRecords(0, 3));
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(cache_dir).permissions() & fs::perms::all, fs::perms::owner_all);
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(cache_dir)) {
+    ++files;
+    EXPECT_EQ(entry.status().permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
+        << entry.path();
+  }
+  EXPECT_GE(files, 2);  // data.mdb and lock.mdb
 }
 
 TEST(ScoreCacheTest, PersistsAcrossCloseAndReopen) {
