@@ -93,6 +93,7 @@ const std::vector<JobField> kFields = {
   {"data", "truncation_mode", false, Hash::kValue, "keep_end or keep_start of a prompt that is too long", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.truncation_mode, ParseTruncationMode, TruncationModeName); }},
   {"data", "on_bad_row", false, Hash::kValue, "error, or skip (counted and listed in rejects.jsonl)", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.on_bad_row, ParseBadRowPolicy, BadRowPolicyName); }},
   {"data", "max_reported_problems", false, Hash::kValue, "problems listed by on_bad_row=error (the count is complete)", [](JobConfig& c) -> FieldRef { return &c.data.max_reported_problems; }},
+  {"data", "max_line_bytes", false, Hash::kLeftOut, "a longer JSONL line is a bad row, never parsed", [](JobConfig& c) -> FieldRef { return &c.data.max_line_bytes; }},
   {"data", "chat_template", false, Hash::kValue, "auto, chatml, llama3 or plain, for conversational rows", [](JobConfig& c) -> FieldRef { return CoreChoice(&c.data.chat_template, ParseChatTemplateKind, ChatTemplateKindName); }},
   {"training", "loss_type", false, Hash::kValue, "one loss type or a list (TRL's names, docs/losses.md)", [](JobConfig& c) -> FieldRef { return &c.training.loss.loss_type; }},
   {"training", "loss_weights", false, Hash::kValue, "one weight per loss type; empty = 1 each", [](JobConfig& c) -> FieldRef { return &c.training.loss.loss_weights; }},

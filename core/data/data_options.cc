@@ -22,6 +22,9 @@ std::vector<std::string> DataOptions::Validate() const {
     problems.push_back("data.max_prompt_length=" + std::to_string(max_prompt_length) +
                        " must be < data.max_length=" + std::to_string(max_length));
   }
+  if (max_line_bytes < 1) {
+    problems.push_back("data.max_line_bytes=" + std::to_string(max_line_bytes) + " must be >= 1");
+  }
   if (max_reported_problems < 1) {
     problems.push_back("data.max_reported_problems=" + std::to_string(max_reported_problems) +
                        " must be >= 1");

@@ -45,6 +45,9 @@ struct DataOptions {
   // How conversational rows (messages instead of strings) are rendered; see chat_template.h.
   // Default: kAuto.
   ChatTemplateKind chat_template = ChatTemplateKind::kAuto;
+  // A longer line is a bad row (never parsed), so one runaway line cannot exhaust memory.
+  // Default: 16 MiB.
+  int64_t max_line_bytes = 16 << 20;
 
   // Every problem at once, each naming the key, its value and the limit, e.g.
   // `data.max_prompt_length=2000 must be < data.max_length=1024`. Empty when valid.

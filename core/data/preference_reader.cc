@@ -45,8 +45,14 @@ PreferenceDataset ParsePreferenceData(std::string_view contents, const std::stri
     if (IsBlank(line)) continue;
     ++dataset.rows_read;
 
-    RowOutcome row = ProcessPreferenceRow(
-        line.back() == '\r' ? line.substr(0, line.size() - 1) : line, line_number, builder);
+    RowOutcome row;
+    if (static_cast<int64_t>(line.size()) > options.max_line_bytes) {
+      row.status = BuildStatus::kInvalid;
+      row.problems.push_back("line of " + std::to_string(line.size()) + " bytes exceeds data.max_line_bytes=" +
+                             std::to_string(options.max_line_bytes));
+    } else {
+      row = ProcessPreferenceRow(line.back() == '\r' ? line.substr(0, line.size() - 1) : line, line_number, builder);
+    }
     if (on_row) on_row(row, line_number);
     if (row.status == BuildStatus::kOk) {
       dataset.prompt_tokens += static_cast<int64_t>(row.pair.prompt_ids.size());

@@ -139,6 +139,27 @@ TEST(PreferenceReaderTest, RowWithSeveralProblemsReportsEach) {
             "field \"rejected\": missing");
 }
 
+TEST(PreferenceReaderTest, ALineOverMaxLineBytesIsABadRowNeverParsed) {
+  DataOptions options;
+  options.on_bad_row = BadRowPolicy::kSkip;
+  options.max_line_bytes = 60;
+  const std::string fits = R"({"prompt":"q","chosen":" a","rejected":" b"})";
+  const std::string too_long = R"({"prompt":"a longer question","chosen":" yes","rejected":" no"})";
+  ASSERT_LE(fits.size(), 60u);
+  ASSERT_GT(too_long.size(), 60u);
+  const PreferenceDataset dataset = Parse(fits + "\n" + too_long, options);
+  EXPECT_EQ(dataset.pairs.size(), 1u);
+  ASSERT_EQ(dataset.rejected.size(), 1u);
+  EXPECT_EQ(dataset.rejected[0].line, 2);
+  EXPECT_EQ(dataset.rejected[0].reason,
+            "line of " + std::to_string(too_long.size()) + " bytes exceeds data.max_line_bytes=60");
+  options.on_bad_row = BadRowPolicy::kError;
+  testing::ExpectInvalidInput([&] { Parse(fits + "\n" + too_long, options); },
+                              kPath + ": 1 problem in 1 invalid row (data.on_bad_row=error)\n  " + kPath +
+                                  ":2: line of " + std::to_string(too_long.size()) +
+                                  " bytes exceeds data.max_line_bytes=60");
+}
+
 TEST(PreferenceReaderTest, EmptyPromptIsAnErrorOnlyWithoutBos) {
   const std::string text_row = R"({"prompt":"","chosen":"c","rejected":"r"})";
   const std::string ids_row = R"({"prompt_ids":[],"chosen_ids":[1],"rejected_ids":[2]})";
