@@ -1,6 +1,6 @@
 // What dpo-train refuses about its output directory and its data before training: a directory
 // it cannot write, an older run that output.resume=never would leave behind for a later resume
-// to pick up, data changed since the checkpoint it resumes; and that no stale rejects list
+// to pick up, data or a reference changed since the checkpoint it resumes; and that no stale rejects list
 // survives a run.
 #include <gtest/gtest.h>
 
@@ -65,6 +65,27 @@ TEST(OutputGuard, DataChangedSinceTheCheckpointExitsWith2UnlessAccepted) {
   ASSERT_EQ(accepted.exit_code, 0) << accepted.output;
   EXPECT_NE(accepted.output.find("resumed from " + job.output_dir() + "/step-2 at step 2"), std::string::npos)
       << accepted.output;
+}
+
+// The reference is part of what a checkpoint was trained against: the same reference.model
+// path holding another model is refused on resume (exit 2: a setting to correct).
+TEST(OutputGuard, AnotherReferenceModelOnResumeExitsWith2) {
+  TrainJob first(48, kFourSteps), second(48, "  max_steps: 4\n  weight_decay: 0.5\n");
+  ASSERT_EQ(Train(first).exit_code, 0);
+  ASSERT_EQ(Train(second).exit_code, 0);
+  TrainJob job(48, kFourSteps, kSaveEveryTwo);
+  const std::string reference = job.dir() + "/reference";
+  namespace fs = std::filesystem;
+  fs::copy(first.output_dir() + "/final", reference);
+  ASSERT_NE(Train(job, {"--set", "reference.model=" + reference}, "rank0.kill:3").exit_code, 0);
+
+  fs::remove_all(reference);
+  fs::copy(second.output_dir() + "/final", reference);
+  const ProcessResult refused = Train(job, {"--set", "reference.model=" + reference});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find(job.output_dir() + "/step-2 was trained against the reference model with fingerprint "),
+            std::string::npos)
+      << refused.output;
 }
 
 TEST(OutputGuard, AnEarlierRunsRejectsListIsReplaced) {
