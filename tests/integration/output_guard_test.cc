@@ -1,7 +1,7 @@
-// What dpo-train refuses about its output directory and its data before training: a directory
+// What dpo-train refuses about its output directory and its inputs before training: a directory
 // it cannot write, an older run that output.resume=never would leave behind for a later resume
-// to pick up, data or a reference changed since the checkpoint it resumes; and that no stale rejects list
-// survives a run.
+// to pick up, data or a reference changed since the checkpoint it resumes; and that no stale
+// rejects list survives a run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
