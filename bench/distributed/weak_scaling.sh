@@ -6,28 +6,11 @@
 # with the all-reduce after backward and overlapped with it (distributed.overlap).
 #   bench/distributed/weak_scaling.sh [STEPS]        (build/bin must hold dpo-train and dpo-data)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 steps=${1:-8}
-bin=build/bin
-work=$(mktemp -d /tmp/dpo-weak-scaling.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-root_flags=()
-[[ $(id -u) == 0 ]] && root_flags=(--allow-run-as-root)
+bench_setup weak-scaling "$steps" "per_device_batch_size: 8"
 
-"$bin/dpo-data" synth --task words --pairs 512 --seed 7 --out "$work/data" >/dev/null
-cat >"$work/job.yaml" <<YAML
-model: {init: random, seed: 1, n_positions: 128, n_embd: 384, n_layer: 6, n_head: 6}
-data: {train: data/train.jsonl, max_length: 128, max_prompt_length: 64}
-training: {loss_type: sigmoid, learning_rate: 0.0001, per_device_batch_size: 8, max_steps: $steps, threads: 1}
-reference: {precompute: true}
-output: {save_steps: 0}
-metrics: {progress: never}
-YAML
-
-median() { jq -s "[.[] | select(.step > 1) | .[\"$1\"]] | sort | .[length/2|floor]" "$2"; }
-
-params=$("$bin/dpo-train" --config "$work/job.yaml" --dry-run | grep -o '[0-9]* parameters')
+params=$("$bin/dpo-train" --config "$work/job.yaml" --dry-run | grep -o '[0-9][0-9]* parameters')
 "$bin/dpo-train" --config "$work/job.yaml" --set output.dir="$work/one" >"$work/one.log" 2>&1
 for overlap in false true; do
   mpirun -np 2 --bind-to none "${root_flags[@]}" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \

@@ -10,29 +10,14 @@
 #   bench/distributed/zero_stages.sh [STEPS] [BUCKET_MB]   (build/bin must hold dpo-train and dpo-data;
 #                                                          BUCKET_MB: distributed.bucket_mb, default 25)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 steps=${1:-10}
 bucket_mb=${2:-25}
-bin=build/bin
-work=$(mktemp -d /tmp/dpo-zero-stages.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-root_flags=()
-[[ $(id -u) == 0 ]] && root_flags=(--allow-run-as-root)
 ranks=2
 micro_batches=2
+bench_setup zero-stages "$steps" "per_device_batch_size: 4, gradient_accumulation_steps: $micro_batches"
 
-"$bin/dpo-data" synth --task words --pairs 512 --seed 7 --out "$work/data" >/dev/null
-cat >"$work/job.yaml" <<YAML
-model: {init: random, seed: 1, n_positions: 128, n_embd: 384, n_layer: 6, n_head: 6}
-data: {train: data/train.jsonl, max_length: 128, max_prompt_length: 64}
-training: {loss_type: sigmoid, learning_rate: 0.0001, per_device_batch_size: 4, gradient_accumulation_steps: $micro_batches, max_steps: $steps, threads: 1}
-reference: {precompute: true}
-output: {save_steps: 0}
-metrics: {progress: never}
-YAML
-
-params=$("$bin/dpo-train" --config "$work/job.yaml" --dry-run | grep -o '[0-9]* parameters' | grep -o '[0-9]*')
+params=$("$bin/dpo-train" --config "$work/job.yaml" --dry-run | grep -o '[0-9][0-9]* parameters' | grep -o '[0-9]*')
 for round in 1 2; do
   for stage in 0 2 1; do
     mpirun -np $ranks --bind-to none "${root_flags[@]}" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
@@ -41,10 +26,7 @@ for round in 1 2; do
   done
 done
 
-median_pairs() {  # over both runs of a stage, steps after the first
-  jq -s '[.[] | select(.step > 1) | .["pairs/s"]] | sort | .[length/2|floor]' \
-    "$work/stage$1-1/metrics.jsonl" "$work/stage$1-2/metrics.jsonl"
-}
+median_pairs() { median 'pairs/s' "$work/stage$1-1/metrics.jsonl" "$work/stage$1-2/metrics.jsonl"; }  # both runs
 memory() { grep -o 'holds [0-9]* bytes of AdamW state and [0-9]* bytes of gradients' "$work/stage$1-1.log"; }
 
 gradient=$((params * 4))

@@ -109,6 +109,18 @@ TEST_P(ZeroStagesTest, StagesOneAndTwoFollowStageZerosTrajectoryWithAnNthOfTheSt
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ZeroStagesTest, ::testing::Values(2, 3));
 
+// Reruns an interrupted 2-rank stage-2 job: it must resume from step-<step> and end with the
+// uninterrupted run's weights, bit for bit. Returns the rerun for further checks.
+ProcessResult ExpectRerunResumesToTheSameWeights(const TrainJob& job, const TrainJob& straight, int step) {
+  const ProcessResult rerun = Train(job, 2, 2);
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.output;
+  const std::string checkpoint = job.output_dir() + "/step-" + std::to_string(step);
+  EXPECT_NE(rerun.output.find("resumed from " + checkpoint + " at step " + std::to_string(step)), std::string::npos)
+      << rerun.output;
+  if (rerun.exit_code == 0) EXPECT_EQ(job.FinalWeights(), straight.FinalWeights());
+  return rerun;
+}
+
 TEST(ZeroResumeTest, AKilledRankThenARerunReproducesTheUninterruptedRunBitForBit) {
   TrainJob straight(48, kTraining, kSaveEveryTwo);
   ASSERT_EQ(Train(straight, 2, 2).exit_code, 0);
@@ -118,11 +130,7 @@ TEST(ZeroResumeTest, AKilledRankThenARerunReproducesTheUninterruptedRunBitForBit
   ASSERT_NE(killed.exit_code, 0) << killed.output;
   ASSERT_TRUE(std::filesystem::exists(interrupted.output_dir() + "/step-4/optimizer-shard-00001-of-00002.pt"));
   ASSERT_FALSE(std::filesystem::exists(interrupted.output_dir() + "/final"));
-  const ProcessResult rerun = Train(interrupted, 2, 2);
-  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
-  EXPECT_NE(rerun.output.find("resumed from " + interrupted.output_dir() + "/step-4 at step 4"), std::string::npos)
-      << rerun.output;
-  EXPECT_EQ(interrupted.FinalWeights(), straight.FinalWeights());
+  ASSERT_EQ(ExpectRerunResumesToTheSameWeights(interrupted, straight, 4).exit_code, 0);
   const auto a = straight.Metrics(), b = interrupted.Metrics();
   ASSERT_EQ(b.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(b[i]["loss"], a[i]["loss"]) << "step " << i + 1;
@@ -145,10 +153,7 @@ TEST(ZeroResumeTest, AReferenceFailureOnOneRankCheckpointsOnEveryRankThenExitsWi
   EXPECT_EQ(ReadFile(job.output_dir() + "/latest"), "step-5\n");
   EXPECT_FALSE(std::filesystem::exists(job.output_dir() + "/final"));
 
-  const ProcessResult rerun = Train(job, 2, 2);
-  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
-  EXPECT_NE(rerun.output.find("resumed from " + job.output_dir() + "/step-5 at step 5"), std::string::npos) << rerun.output;
-  EXPECT_EQ(job.FinalWeights(), straight.FinalWeights());
+  ExpectRerunResumesToTheSameWeights(job, straight, 5);
 }
 
 TEST(ZeroResumeTest, AMissingShardFallsBackToThePreviousCheckpoint) {
@@ -159,13 +164,10 @@ TEST(ZeroResumeTest, AMissingShardFallsBackToThePreviousCheckpoint) {
   ASSERT_NE(Train(job, 2, 2, "rank0.kill:5").exit_code, 0);
   const std::string shard = job.output_dir() + "/step-4/optimizer-shard-00001-of-00002.pt";
   ASSERT_TRUE(std::filesystem::remove(shard));
-  const ProcessResult rerun = Train(job, 2, 2);
-  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  const ProcessResult rerun = ExpectRerunResumesToTheSameWeights(job, straight, 2);
   EXPECT_NE(rerun.output.find("skipping invalid checkpoint " + job.output_dir() + "/step-4: " + shard + ": missing"),
             std::string::npos)
       << rerun.output;
-  EXPECT_NE(rerun.output.find("resumed from " + job.output_dir() + "/step-2 at step 2"), std::string::npos) << rerun.output;
-  EXPECT_EQ(job.FinalWeights(), straight.FinalWeights());
 }
 
 TEST(ZeroResumeTest, ResumesAcrossWorldSizesAndStagesWithTheSameGlobalBatch) {

@@ -59,6 +59,8 @@ class Trainer {
   void SetUpStep();
   // The metrics log, progress line and drift monitor, and the list of observers (rank 0 writes).
   void SetUpReporting();
+  // Hashes the data files (kept for checkpoints), then, with several ranks, checks that every
+  // rank has rank 0's job and data and takes rank 0's initial weights.
   void AgreeOnStart();
   void ResumeIfPossible();
   // Collective: true when any rank received a stop signal.

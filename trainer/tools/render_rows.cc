@@ -39,6 +39,10 @@ nlohmann::ordered_json Truncations(const RowOutcome& row, const DataOptions& dat
   return cuts;
 }
 
+nlohmann::ordered_json PartLengthsJson(const PartLengths& lengths) {
+  return {{"prompt", lengths.prompt}, {"chosen", lengths.chosen}, {"rejected", lengths.rejected}};
+}
+
 nlohmann::ordered_json RowJson(const RowOutcome& row, int64_t line, const std::string& file, const Tokenizer& tokenizer,
                                const DataOptions& data) {
   nlohmann::ordered_json json{{"file", file}, {"line", line}, {"status", BuildStatusName(row.status)}};
@@ -48,9 +52,7 @@ nlohmann::ordered_json RowJson(const RowOutcome& row, int64_t line, const std::s
     json["reason"] = reason;
     json["fails_run"] = row.status == BuildStatus::kInvalid && data.on_bad_row == BadRowPolicy::kError;
     if (row.status == BuildStatus::kInvalid) return json;  // the parts never became ids
-    json["before_truncation"] = {{"prompt", row.before_truncation.prompt},
-                                 {"chosen", row.before_truncation.chosen},
-                                 {"rejected", row.before_truncation.rejected}};
+    json["before_truncation"] = PartLengthsJson(row.before_truncation);
     return json;
   }
   const TokenizedPair& pair = row.pair;
@@ -62,9 +64,7 @@ nlohmann::ordered_json RowJson(const RowOutcome& row, int64_t line, const std::s
   json["rejected"] = tokenizer.Decode(pair.rejected_ids);
   json["chosen_mask_tokens"] = pair.chosen_ids.size();
   json["rejected_mask_tokens"] = pair.rejected_ids.size();
-  json["before_truncation"] = {{"prompt", row.before_truncation.prompt},
-                               {"chosen", row.before_truncation.chosen},
-                               {"rejected", row.before_truncation.rejected}};
+  json["before_truncation"] = PartLengthsJson(row.before_truncation);
   json["truncated"] = Truncations(row, data);
   return json;
 }
